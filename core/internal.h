@@ -1,0 +1,411 @@
+/* core/internal.h — the runtime's internal structures (G, M, P, sched).
+ *
+ * This is the one header other modules (topology/, perf/, offload/, mpi/)
+ * include to talk to core.  Vocabulary is Go's (src/runtime/runtime2.go):
+ *
+ *   G  a goroutine: a saved context, a stack, a status.
+ *   M  an OS thread that runs Gs.  Its own pthread stack is the "g0" context
+ *      where the scheduler loop runs when there is nothing to switch to
+ *      directly and where the M parks.
+ *   P  a processor: the right to run Gs, with a local run queue.  There are
+ *      exactly `nprocs` Ps; an M must hold a P to run Gs.
+ *
+ * Switching: a G that blocks, yields or exits picks its successor itself and
+ * switches G->G directly (no trip through g0) whenever the successor is in
+ * its P's local queue.  Whatever must happen to the old G *after* we are off
+ * its stack (requeue it, release a channel lock, free it) is recorded in
+ * m->after and executed by the context we switch into (post_switch).  This
+ * is how Go's mcall(park_m) avoids the race where another M readies and runs
+ * a G while its stack is still in use.
+ *
+ * The switch returns the M that resumed us, so code after a switch never
+ * reuses an M pointer (or TLS address) computed before it: the G may have
+ * moved to another thread.
+ */
+#ifndef NG_CORE_INTERNAL_H
+#define NG_CORE_INTERNAL_H
+
+#include <numago/runtime.h>
+#include <numago/perf.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NG_CACHELINE 128 /* two lines: adjacent-line prefetch pairs them */
+#define NG_PAD(n) char _pad_##n[NG_CACHELINE]
+#define NG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+static inline void ng_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NG_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define NG_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NG_TSAN 1
+#endif
+#endif
+#ifndef NG_ASAN
+#define NG_ASAN 0
+#endif
+#ifndef NG_TSAN
+#define NG_TSAN 0
+#endif
+
+struct ng_m;
+struct ng_p;
+struct ng_g;
+
+/* ---- contexts (core/arch/<arch>/switch.S) ---- */
+
+/* A saved execution context.  sp must stay the first field. */
+typedef struct ng_ctx {
+	void *sp; /* saved stack pointer; callee-saved registers live below it */
+#if NG_ASAN
+	const void *stack_lo; /* bounds announced to ASan on switch-in */
+	size_t stack_size;
+	void *fake_stack; /* ASan's fake-stack handle while switched out */
+#endif
+#if NG_TSAN
+	void *tsan_fiber;
+#endif
+} ng_ctx;
+
+/* Save the current context's callee-saved state in *save_sp, load load_sp,
+ * and return `m` in the resumed context (whatever its switcher passed). */
+struct ng_m *ng_ctx_switch(void **save_sp, void *load_sp, struct ng_m *m);
+/* Prepare a fresh stack so that switching to the returned sp calls
+ * ng_g_start(m, g) on it. */
+void *ng_ctx_make(void *stack_hi, void *g);
+
+/* ---- stacks (core/stack.c) ---- */
+
+enum ng_guard_kind {
+	NG_GUARD_NONE = 0,     /* not yet decided */
+	NG_GUARD_MADVISE = 1,  /* MADV_GUARD_INSTALL (Linux >= 6.13): no new VMA */
+	NG_GUARD_MPROTECT = 2, /* PROT_NONE page: splits the mapping */
+	NG_GUARD_CANARY = 3,   /* no guard page: zeroed bottom checked on switch-out */
+};
+
+typedef struct ng_stack {
+	char *lo;       /* lowest usable address (just above the guard) */
+	char *hi;       /* one past the highest usable address */
+	uint8_t guard;  /* enum ng_guard_kind */
+	uint8_t pooled; /* standard size from a slab: returned to the pool */
+} ng_stack;
+
+#define NG_CANARY_BYTES 64
+
+int ng_stack_alloc(struct ng_p *p, size_t size, ng_stack *out);
+void ng_stack_free(struct ng_p *p, ng_stack *s);
+/* Give the stack's committed pages back to the kernel (keeps the mapping). */
+void ng_stack_release_pages(ng_stack *s);
+bool ng_stack_canary_ok(const ng_stack *s);
+_Noreturn void ng_stack_overflow_fatal(const struct ng_g *g, const void *addr);
+size_t ng_stack_default_size(void);
+void ng_stack_init(size_t default_size);
+void ng_stack_fini(void);
+/* Which guard the next stacks get; for tests and the RSS benchmark. */
+int ng_stack_guard_mode(void);
+/* Is addr inside a guard page (or canary zone) of s? */
+bool ng_stack_in_guard(const ng_stack *s, const void *addr);
+void ng_stack_install_segv_handler(void);
+int ng_stack_altstack_setup(void **mem);
+void ng_stack_altstack_teardown(void *mem);
+
+/* ---- G ---- */
+
+enum ng_gstatus {
+	NG_G_IDLE = 0,     /* just allocated, not yet initialised */
+	NG_G_RUNNABLE = 1, /* on a run queue */
+	NG_G_RUNNING = 2,  /* owns an M and a P */
+	NG_G_SYSCALL = 3,  /* in a blocking foreign call (ng_block_enter) */
+	NG_G_WAITING = 4,  /* parked; something will ready it */
+	NG_G_DEAD = 5,     /* finished; on a free list */
+	NG_G_PREEMPTED = 6,
+};
+
+/* Why a G waits: shown in dumps and deadlock reports (Go's waitReason). */
+enum ng_waitreason {
+	NG_WAIT_ZERO = 0,
+	NG_WAIT_CHAN_RECV,
+	NG_WAIT_CHAN_SEND,
+	NG_WAIT_SELECT,
+	NG_WAIT_SELECT_NO_CASES,
+	NG_WAIT_SLEEP,
+	NG_WAIT_MUTEX,
+	NG_WAIT_RWMUTEX_R,
+	NG_WAIT_RWMUTEX_W,
+	NG_WAIT_WAITGROUP,
+	NG_WAIT_COND,
+	NG_WAIT_SEMA,
+	NG_WAIT_ONCE,
+	NG_WAIT_IO,
+	NG_WAIT_OFFLOAD,
+	NG_WAIT_MPI,
+	NG_WAIT_FOREVER, /* parked on purpose with nothing to wake it */
+	NG_WAIT_TEST,
+	NG_WAIT_COUNT
+};
+const char *ng_waitreason_str(int reason);
+
+typedef struct ng_g {
+	ng_ctx ctx;                  /* first: the switch saves here */
+	ng_stack stack;              /* owned by the G while it lives or is cached */
+	_Atomic uint32_t status;     /* enum ng_gstatus; written by the owner M or the readier */
+	uint8_t waitreason;          /* valid while WAITING; written before parking */
+	uint8_t pinned;              /* stays on pin_p (attr.proc) */
+	uint16_t flags;              /* NG_GO_* */
+	int pin_p;                   /* -1 or the P it must run on */
+	uint64_t id;                 /* goroutine id, unique for the process */
+	void (*fn)(void *);          /* entry, with arg */
+	void *arg;
+	struct ng_g *schedlink;      /* global queue / free lists / inboxes; lock of that list */
+	int64_t waitsince;           /* ng_now() when it parked; dumps */
+	const char *name;            /* attr.name or NULL */
+	const char *file;            /* creation site (ng_go macro) */
+	int line;
+	uint64_t parent;             /* id of the creating goroutine, 0 foreign */
+	void *waiting;               /* the wait record it is parked on (chan/sync) */
+	uintptr_t park_token;        /* handshake word for park/ready (see sched.c) */
+} ng_g;
+
+/* ---- P ---- */
+
+#define NG_RUNQ_SIZE 256
+#define NG_GFREE_LOCAL_MAX 64
+#define NG_GOID_BATCH 16
+
+typedef struct ng_p {
+	/* read by thieves: kept apart from owner-only fields */
+	_Alignas(NG_CACHELINE) _Atomic uint32_t runqhead; /* thieves CAS it */
+	_Alignas(NG_CACHELINE) _Atomic uint32_t runqtail; /* owner stores, thieves load */
+	_Atomic(ng_g *) runnext;                          /* owner sets, thieves CAS */
+	_Atomic(ng_g *) runq[NG_RUNQ_SIZE];               /* slots: relaxed atomics (thieves read
+	                                                     speculatively, as Go does) */
+	/* owner-only (the M holding this P) */
+	_Alignas(NG_CACHELINE) int id;
+	int node;                 /* NUMA node of the P (topology) */
+	uint32_t schedtick;       /* incremented by every schedule that did not inherit */
+	_Atomic(struct ng_m *) m; /* M holding it, NULL when idle (thieves peek) */
+	struct ng_p *link;        /* idle list; sched.lock */
+	ng_g *gfree;              /* dead Gs with stacks */
+	int gfree_n;
+	ng_stack *stack_cache;    /* per-P standard-size stacks (stack.c) */
+	int stack_cache_n;
+	uint64_t goid_next, goid_end; /* batch of ids */
+	int64_t live;             /* spawned here minus exited here (sum over Ps = live Gs) */
+	ng_proc_stats stats;
+	/* foreign writers: Gs that must run here (attr.proc / numa_node) */
+	_Alignas(NG_CACHELINE) pthread_mutex_t inbox_lock;
+	ng_g *inbox_head, *inbox_tail;
+	_Atomic int inbox_n;
+	int *victims;             /* steal order: other P ids (topology) */
+	int nvictims;
+} ng_p;
+
+/* ---- M ---- */
+
+enum ng_after {
+	NG_AFTER_NONE = 0,
+	NG_AFTER_YIELD,    /* put the old G on the local queue tail */
+	NG_AFTER_PARK,     /* old G is WAITING: run unlockf(arg), then it may be readied */
+	NG_AFTER_EXIT,     /* old G is dead: free it */
+	NG_AFTER_GLOBAL,   /* put the old G on the global queue */
+};
+
+typedef bool (*ng_unlockf)(ng_g *g, void *arg);
+
+typedef struct ng_note {
+	_Atomic uint32_t key; /* 0 clear, 1 woken; futex word */
+} ng_note;
+
+typedef struct ng_m {
+	ng_ctx g0;             /* the M's own pthread stack: scheduler loop */
+	ng_g *curg;            /* G running on this M, NULL on g0 */
+	ng_p *p;               /* P held, NULL when idle */
+	ng_p *nextp;           /* P handed over by startm; sched.lock */
+	bool spinning;         /* looking for work; counted in sched.nmspinning */
+	bool blocked;          /* in ng_block_enter (issue: sysmon) */
+	int id;
+	ng_note park;          /* idle Ms sleep here */
+	struct ng_m *schedlink; /* idle list; sched.lock */
+	struct ng_m *alllink;  /* all Ms; sched.lock */
+	pthread_t thread;
+	uint64_t rand;         /* fastrand state */
+	/* the action for the G we just left (see the header comment) */
+	int after;
+	ng_g *after_g;
+	ng_unlockf after_fn;
+	void *after_arg;
+	void *altstack;        /* sigaltstack memory */
+	bool exited;           /* the thread has left the scheduler loop */
+} ng_m;
+
+/* ---- sched (global) ---- */
+
+typedef struct ng_sched {
+	pthread_mutex_t lock;    /* protects everything below not marked atomic */
+	/* global run queue */
+	ng_g *runq_head, *runq_tail;
+	_Atomic int32_t runqsize;
+	/* idle Ps and Ms */
+	ng_p *pidle;
+	_Atomic int32_t npidle;
+	ng_m *midle;
+	int32_t nmidle;
+	int32_t mcount;         /* Ms created */
+	int32_t nmsys;          /* Ms in blocking calls (not counted as running) */
+	ng_m *allm;
+	_Atomic int32_t nmspinning;
+	/* global free Gs */
+	ng_g *gfree;            /* with stacks */
+	int32_t gfree_n;
+	ng_g *gfree_nostack;
+	int32_t gfree_nostack_n;
+	/* configuration */
+	int nprocs;
+	ng_p **allp;
+	int64_t spin_ns;        /* how long an idle M spins before parking */
+	int deadlock_mode;
+	/* lifecycle */
+	_Atomic int running;    /* runtime started and not shut down */
+	_Atomic int stopping;   /* Ms leave their loops */
+	bool embedded;          /* ng_start: caller is foreign, no deadlock exits */
+	_Atomic int foreign_active; /* foreign threads in user code that may wake Gs */
+	_Atomic int64_t ngoroutines; /* live (not dead) goroutines */
+	_Atomic uint64_t goid_gen;
+	/* main goroutine (ng_run) */
+	ng_g *main_g;
+	int main_result;
+	bool main_exited_via_ng_exit;
+	bool main_done_flag;    /* main_fn returned */
+	ng_note main_done;      /* ng_run's thread sleeps here */
+	int run_result;         /* what ng_run returns */
+	/* quiescence waiters (ng_stop) */
+	ng_note quiesce;
+	_Atomic int quiesce_waiting;
+	/* stats */
+	_Atomic uint64_t stat_spawns, stat_ms, stat_wakes, stat_global_put;
+	/* hooks other modules install: can anything still wake a goroutine? */
+	int (*pending_wakers[8])(void);
+	int npending_wakers;
+} ng_sched;
+
+extern ng_sched ng_sched_g;
+
+/* ---- TLS ---- */
+
+extern __thread ng_m *ng_tls_m __attribute__((tls_model("initial-exec")));
+
+static inline ng_m *ng_getm(void)
+{
+	return ng_tls_m;
+}
+
+/* ---- notes (futex) ---- */
+void ng_note_clear(ng_note *n);
+void ng_note_wakeup(ng_note *n);
+void ng_note_sleep(ng_note *n);
+/* Sleep until woken or the absolute CLOCK_MONOTONIC deadline: true if woken. */
+bool ng_note_sleep_until(ng_note *n, int64_t deadline);
+
+/* ---- time ---- */
+int64_t ng_nanotime(void);
+
+/* ---- fast random (per M, or per thread for foreign threads) ---- */
+uint32_t ng_fastrand(void);
+static inline uint32_t ng_fastrand_m(ng_m *m)
+{
+	/* xorshift64*: cheap, good enough for victim and select order */
+	uint64_t x = m->rand;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	m->rand = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* ---- scheduler (sched.c) ---- */
+
+/* Make g runnable (it was WAITING).  From a goroutine it goes to the current
+ * P's runnext; from a foreign thread to the global queue. */
+void ng_ready(ng_g *g);
+/* Make g runnable on P p specifically (attr.proc / numa_node placement). */
+void ng_ready_to(ng_p *p, ng_g *g);
+/* Park the calling goroutine: status WAITING with reason, switch away, and
+ * once off its stack call unlockf(g, arg) (may be NULL).  If unlockf returns
+ * false the G is made runnable again at once.  Returns the M the goroutine
+ * resumes on. */
+ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason);
+void ng_wakep(void);
+void ng_globrunq_put_batch(ng_g *head, ng_g *tail, int n);
+void ng_runq_put(ng_p *p, ng_g *g, bool next);
+void ng_post_switch(ng_m *m);
+/* Called by a foreign thread when it is about to block in the runtime
+ * (active=false) and when it returns to user code (active=true). */
+void ng_foreign_blocking(bool blocking);
+void ng_foreign_register(void);
+/* Register a function telling whether some waker (timer, poller, device)
+ * could still ready a goroutine: the deadlock detector asks them all. */
+void ng_register_pending_waker(int (*fn)(void));
+
+int ng_sched_init(int nprocs);
+void ng_sched_start_m0(void);
+void ng_sched_shutdown(void);
+void ng_checkdead_locked(void);
+void ng_mstart_thread(ng_p *p, bool spinning);
+
+/* ---- goroutines (proc.c) ---- */
+ng_g *ng_g_alloc(ng_p *p, size_t stack_size);
+void ng_g_free(ng_p *p, ng_g *g);
+void ng_gfree_purge(ng_p *p);
+void ng_allg_add(ng_g *g);
+void ng_allg_free_all(void);
+void ng_g_start(ng_m *m, ng_g *g) __attribute__((noreturn));
+_Noreturn void ng_g_exit_switch(ng_m *m, ng_g *g);
+ng_g **ng_allgs_snapshot(size_t *n);
+int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *copy,
+             size_t copy_size, const char *file, int line);
+void ng_g_describe_creator(const ng_g *g, char *buf, size_t n);
+
+/* ---- runtime (runtime.c) ---- */
+typedef struct ng_debug {
+	int stackguard; /* forced enum ng_guard_kind, 0 auto */
+	int sigquit_exit;
+} ng_debug;
+extern ng_debug ng_debug_g;
+void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void ng_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- dump / deadlock (dump.c) ---- */
+void ng_dump_install_sigquit(void);
+void ng_dump_uninstall_sigquit(void);
+int64_t ng_coarse_now(void);
+void ng_deadlock_report(int fd, const char *headline);
+
+/* ---- topology (topology/) as seen by core ---- */
+int ng_topo_default_procs(void);
+/* Fill p->victims: the order in which P `id` tries other Ps when stealing. */
+void ng_topo_victim_order(int id, int nprocs, int *out);
+
+#endif

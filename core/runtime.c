@@ -1,0 +1,224 @@
+/* core/runtime.c — boot and shutdown, configuration, environment.
+ *
+ * ng_run's caller becomes a foreign thread that sleeps until the main
+ * goroutine returns (or a deadlock is declared); all goroutines run on Ms the
+ * runtime creates on demand, so the caller's stack, signal mask and TLS never
+ * host a goroutine.  The runtime can be started again after it stops (tests
+ * and benchmarks boot it many times in one process). */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S ng_sched_g
+
+ng_debug ng_debug_g;
+static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define NG_SPIN_DEFAULT_NS 50000 /* about a third of a futex wake round trip here */
+
+void ng_fatal(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "numago: fatal error: %s\n", buf);
+	fflush(stderr);
+	abort();
+}
+
+void ng_warn(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "numago: %s\n", buf);
+}
+
+static int64_t spin_override = -1;
+
+/* NUMAGO_DEBUG=key=value,key=value */
+static void parse_debug(void)
+{
+	memset(&ng_debug_g, 0, sizeof ng_debug_g);
+	spin_override = -1;
+	const char *env = getenv("NUMAGO_DEBUG");
+	if (env == NULL || *env == '\0')
+		return;
+	char *copy = strdup(env);
+	if (copy == NULL)
+		return;
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : "1";
+		if (eq)
+			*eq = '\0';
+		if (strcmp(tok, "stackguard") == 0) {
+			if (strcmp(val, "madvise") == 0)
+				ng_debug_g.stackguard = NG_GUARD_MADVISE;
+			else if (strcmp(val, "mprotect") == 0)
+				ng_debug_g.stackguard = NG_GUARD_MPROTECT;
+			else if (strcmp(val, "canary") == 0)
+				ng_debug_g.stackguard = NG_GUARD_CANARY;
+			else
+				ng_warn("NUMAGO_DEBUG: stackguard must be madvise, mprotect or canary, "
+				        "not '%s'",
+				        val);
+		} else if (strcmp(tok, "spin") == 0) {
+			spin_override = strtoll(val, NULL, 10);
+		} else {
+			ng_warn("NUMAGO_DEBUG: unknown key '%s' ignored", tok);
+		}
+	}
+	free(copy);
+}
+
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return CPU_COUNT(&set);
+}
+
+static int boot(const ng_config *cfg, bool embedded)
+{
+	ng_config zero;
+	if (cfg == NULL) {
+		memset(&zero, 0, sizeof zero);
+		cfg = &zero;
+	}
+	if (cfg->procs < 0 || (cfg->stack_size != 0 && cfg->stack_size < 16384) ||
+	    cfg->deadlock < NG_DEADLOCK_EXIT || cfg->deadlock > NG_DEADLOCK_IGNORE)
+		return -EINVAL;
+	pthread_mutex_lock(&boot_lock);
+	if (atomic_load(&S.running)) {
+		pthread_mutex_unlock(&boot_lock);
+		return -EBUSY;
+	}
+	parse_debug();
+	int procs = cfg->procs;
+	const char *env = getenv("NUMAGO_PROCS");
+	if (env != NULL && *env != '\0') {
+		char *end;
+		long v = strtol(env, &end, 10);
+		if (*end != '\0' || v < 1 || v > 4096)
+			ng_warn("NUMAGO_PROCS='%s' is not a number of Ps in 1..4096: ignored", env);
+		else
+			procs = (int)v;
+	}
+	if (procs == 0)
+		procs = ng_topo_default_procs();
+	if (procs < 1 || procs > 4096) {
+		pthread_mutex_unlock(&boot_lock);
+		return -EINVAL;
+	}
+	ng_stack_init(cfg->stack_size);
+	int rc = ng_sched_init(procs);
+	if (rc != 0) {
+		pthread_mutex_unlock(&boot_lock);
+		return rc;
+	}
+	/* Spinning only pays when each spinner has a core of its own. */
+	S.spin_ns = procs > usable_cpus() ? 0 : NG_SPIN_DEFAULT_NS;
+	if (spin_override >= 0)
+		S.spin_ns = spin_override;
+	S.deadlock_mode = cfg->deadlock;
+	S.embedded = embedded;
+	S.run_result = 0;
+	atomic_store(&S.goid_gen, 0);
+	atomic_store(&S.foreign_active, 0);
+	ng_stack_install_segv_handler();
+	ng_dump_install_sigquit();
+	atomic_store(&S.running, 1);
+	pthread_mutex_unlock(&boot_lock);
+	return 0;
+}
+
+static void shutdown_runtime(void)
+{
+	pthread_mutex_lock(&boot_lock);
+	atomic_store(&S.running, 0);
+	ng_sched_shutdown();
+	ng_stack_fini();
+	ng_dump_uninstall_sigquit();
+	pthread_mutex_unlock(&boot_lock);
+}
+
+typedef struct main_args {
+	int (*fn)(void *);
+	void *arg;
+} main_args;
+
+static void main_trampoline(void *arg)
+{
+	main_args *a = arg;
+	S.main_g = ng_getm()->curg;
+	int r = a->fn(a->arg);
+	S.main_result = r;
+	S.run_result = r;
+	S.main_done_flag = true;
+	ng_note_wakeup(&S.main_done);
+}
+
+int ng_run(const ng_config *cfg, int (*main_fn)(void *), void *arg)
+{
+	if (main_fn == NULL)
+		return -EINVAL;
+	if (ng_getm() != NULL)
+		return -EBUSY; /* called from a goroutine */
+	int rc = boot(cfg, false);
+	if (rc != 0)
+		return rc;
+	main_args a = {main_fn, arg};
+	ng_go_attr attr = NG_GO_ATTR_INIT;
+	attr.name = "main";
+	rc = ng_spawn(&attr, main_trampoline, &a, NULL, 0, NULL, 0);
+	if (rc != 0) {
+		shutdown_runtime();
+		return rc;
+	}
+	ng_note_sleep(&S.main_done);
+	rc = S.run_result;
+	shutdown_runtime();
+	return rc;
+}
+
+int ng_start(const ng_config *cfg)
+{
+	if (ng_getm() != NULL)
+		return -EBUSY;
+	return boot(cfg, true);
+}
+
+int ng_stop(void)
+{
+	if (!atomic_load(&S.running))
+		return -ESRCH;
+	if (ng_getm() != NULL)
+		return -EINVAL; /* a goroutine cannot wait for its own runtime to stop */
+	pthread_mutex_lock(&S.lock);
+	atomic_store(&S.quiesce_waiting, 1);
+	bool quiet = S.mcount - S.nmidle - S.nmsys == 0 && atomic_load(&S.runqsize) == 0;
+	for (int i = 0; i < S.npending_wakers && quiet; i++)
+		if (S.pending_wakers[i]())
+			quiet = false;
+	if (quiet)
+		atomic_store(&S.quiesce_waiting, 0);
+	pthread_mutex_unlock(&S.lock);
+	if (!quiet)
+		ng_note_sleep(&S.quiesce);
+	shutdown_runtime();
+	return 0;
+}

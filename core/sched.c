@@ -1,0 +1,1065 @@
+/* core/sched.c — the M:N work-stealing scheduler.
+ *
+ * Design (after Go's proc.go, whose comment explains the problem better than
+ * any paraphrase): Ps hold run queues; Ms run Gs while holding a P.  The hard
+ * part is parking and unparking Ms: park too eagerly and a new G waits for a
+ * futex wake (120-175 us on these VMs), spin too much and idle cores burn.
+ * Go's answer, kept here:
+ *
+ *  - A G that becomes runnable goes to a local queue and then wakep() starts
+ *    a *spinning* M if there is an idle P and nobody is spinning already.
+ *  - A spinning M looks for work (global queue, other Ps) without sleeping.
+ *    When it finds some it stops spinning and, if it was the last spinner,
+ *    wakes another: the spinning role is passed on, so bursts fan out one
+ *    wakeup at a time and steady states cost no wakeups at all.
+ *  - An M that gives up its P re-checks every run queue *after* putting the
+ *    P on the idle list and dropping its spinning count (the "delicate dance"
+ *    in Go's findrunnable): either it sees the new work or the submitter sees
+ *    the idle P and no spinner and wakes someone.  No lost wakeups.
+ *
+ * Two changes from Go, both about cost on machines where syscalls are slow:
+ *  - A spinning M spins for a time budget (sched.spin_ns, about one park/wake
+ *    round trip; zero when Ps outnumber usable CPUs) rather than four quick
+ *    passes, so a steady stream of small wakeups is served without futexes.
+ *  - Gs switch G->G directly when the successor is in the local queue; only
+ *    an empty local queue sends a G through g0 (the M's own stack).
+ *
+ * Locking: sched.lock (a pthread mutex, so the sanitizers understand it)
+ * protects the global queue, the idle P and M lists and the M list.  The run
+ * rings are lock-free (runq.h).  Lock order: sched.lock before allg lock
+ * before a P's inbox lock.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "runq.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if NG_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if NG_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+ng_sched ng_sched_g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+__thread ng_m *ng_tls_m __attribute__((tls_model("initial-exec")));
+
+#define S ng_sched_g
+
+/* ---------------------------------------------------------------- time --- */
+
+int64_t ng_nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* --------------------------------------------------------------- notes --- */
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+void ng_note_clear(ng_note *n)
+{
+	atomic_store_explicit(&n->key, 0, memory_order_relaxed);
+}
+
+void ng_note_wakeup(ng_note *n)
+{
+	uint32_t old = atomic_exchange_explicit(&n->key, 1, memory_order_release);
+	if (old == 0)
+		futex(&n->key, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+void ng_note_sleep(ng_note *n)
+{
+	while (atomic_load_explicit(&n->key, memory_order_acquire) == 0)
+		futex(&n->key, FUTEX_WAIT_PRIVATE, 0, NULL);
+}
+
+bool ng_note_sleep_until(ng_note *n, int64_t deadline)
+{
+	for (;;) {
+		if (atomic_load_explicit(&n->key, memory_order_acquire) != 0)
+			return true;
+		int64_t left = deadline - ng_nanotime();
+		if (left <= 0)
+			return atomic_load_explicit(&n->key, memory_order_acquire) != 0;
+		struct timespec ts = {left / 1000000000, left % 1000000000};
+		futex(&n->key, FUTEX_WAIT_PRIVATE, 0, &ts);
+	}
+}
+
+/* -------------------------------------------------------------- random --- */
+
+static __thread uint64_t tls_rand;
+
+uint32_t ng_fastrand(void)
+{
+	ng_m *m = ng_getm();
+	if (m != NULL)
+		return ng_fastrand_m(m);
+	uint64_t x = tls_rand;
+	if (x == 0)
+		x = (uint64_t)ng_nanotime() ^ (uint64_t)(uintptr_t)&tls_rand ^ 0x9E3779B97F4A7C15ULL;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	tls_rand = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* ------------------------------------------------------------ switching --- */
+
+static inline ng_m *ctx_switch(ng_m *m, ng_ctx *from, ng_ctx *to, bool from_dies)
+{
+#if NG_ASAN
+	__sanitizer_start_switch_fiber(from_dies ? NULL : &from->fake_stack, to->stack_lo,
+	                               to->stack_size);
+#endif
+#if NG_TSAN
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+	(void)from_dies;
+	m = ng_ctx_switch(&from->sp, to->sp, m);
+#if NG_ASAN
+	__sanitizer_finish_switch_fiber(from->fake_stack, NULL, NULL);
+#endif
+	return m;
+}
+
+static inline void execute(ng_m *m, ng_g *g, bool inherit)
+{
+	ng_p *p = m->p;
+	m->curg = g;
+	atomic_store_explicit(&g->status, NG_G_RUNNING, memory_order_relaxed);
+	if (!inherit)
+		p->schedtick++;
+	p->stats.runs++;
+}
+
+/* --------------------------------------------------------- global queue --- */
+
+static void globrunq_put_locked(ng_g *g)
+{
+	g->schedlink = NULL;
+	if (S.runq_tail != NULL)
+		S.runq_tail->schedlink = g;
+	else
+		S.runq_head = g;
+	S.runq_tail = g;
+	atomic_fetch_add_explicit(&S.runqsize, 1, memory_order_relaxed);
+}
+
+void ng_globrunq_put_batch(ng_g *head, ng_g *tail, int n)
+{
+	tail->schedlink = NULL;
+	if (S.runq_tail != NULL)
+		S.runq_tail->schedlink = head;
+	else
+		S.runq_head = head;
+	S.runq_tail = tail;
+	atomic_fetch_add_explicit(&S.runqsize, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&S.stat_global_put, (uint64_t)n, memory_order_relaxed);
+}
+
+static ng_g *globrunq_pop_locked(void)
+{
+	ng_g *g = S.runq_head;
+	if (g == NULL)
+		return NULL;
+	S.runq_head = g->schedlink;
+	if (S.runq_head == NULL)
+		S.runq_tail = NULL;
+	atomic_fetch_sub_explicit(&S.runqsize, 1, memory_order_relaxed);
+	return g;
+}
+
+/* Take a fair share of the global queue: one to run, the rest onto p. */
+static ng_g *globrunq_get_locked(ng_p *p, int max)
+{
+	int32_t size = atomic_load_explicit(&S.runqsize, memory_order_relaxed);
+	if (size == 0)
+		return NULL;
+	int32_t n = size / S.nprocs + 1;
+	if (n > size)
+		n = size;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > NG_RUNQ_SIZE / 2)
+		n = NG_RUNQ_SIZE / 2;
+	ng_g *g = globrunq_pop_locked();
+	for (n--; n > 0; n--)
+		ng_runq_put(p, globrunq_pop_locked(), false);
+	p->stats.global_gets++;
+	return g;
+}
+
+/* -------------------------------------------------------------- run queue --- */
+
+/* The ring is full: move half of it plus g to the global queue in one batch
+ * (one lock acquisition for 129 Gs). */
+static bool runq_put_slow(ng_p *p, ng_g *g, uint32_t head, uint32_t tail)
+{
+	ng_g *batch[NG_RUNQ_SIZE / 2 + 1];
+	uint32_t n = (tail - head) / 2;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i] = RQ_LOAD(&p->runq[(head + i) % NG_RUNQ_SIZE], relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &head, head + n,
+	                                             memory_order_release, memory_order_relaxed))
+		return false;
+	batch[n] = g;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i]->schedlink = batch[i + 1];
+	pthread_mutex_lock(&S.lock);
+	ng_globrunq_put_batch(batch[0], batch[n], (int)n + 1);
+	pthread_mutex_unlock(&S.lock);
+	return true;
+}
+
+void ng_runq_put(ng_p *p, ng_g *g, bool next)
+{
+	if (next) {
+		ng_g *old = RQ_LOAD(&p->runnext, relaxed);
+		while (!atomic_compare_exchange_weak_explicit(&p->runnext, &old, g,
+		                                              memory_order_acq_rel, memory_order_relaxed))
+			;
+		if (old == NULL)
+			return;
+		g = old; /* the displaced runnext goes to the tail */
+	}
+	for (;;) {
+		uint32_t head = RQ_LOAD(&p->runqhead, acquire);
+		uint32_t tail = RQ_LOAD(&p->runqtail, relaxed);
+		if (tail - head < NG_RUNQ_SIZE) {
+			RQ_STORE(&p->runq[tail % NG_RUNQ_SIZE], g, relaxed);
+			RQ_STORE(&p->runqtail, tail + 1, release);
+			return;
+		}
+		if (runq_put_slow(p, g, head, tail))
+			return;
+	}
+}
+
+/* ----------------------------------------------------------------- inbox --- */
+
+static ng_g *inbox_get(ng_p *p)
+{
+	if (atomic_load_explicit(&p->inbox_n, memory_order_acquire) == 0)
+		return NULL;
+	pthread_mutex_lock(&p->inbox_lock);
+	ng_g *g = p->inbox_head;
+	if (g != NULL) {
+		p->inbox_head = g->schedlink;
+		if (p->inbox_head == NULL)
+			p->inbox_tail = NULL;
+		atomic_fetch_sub_explicit(&p->inbox_n, 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&p->inbox_lock);
+	return g;
+}
+
+static void pidle_remove_locked(ng_p *p);
+static void startm_locked(ng_p *p, bool spinning);
+
+/* Hand g to P p, which must run it (pinned, or placed on a NUMA node).  If p
+ * is idle, start an M for it. */
+static void inbox_put(ng_p *p, ng_g *g)
+{
+	pthread_mutex_lock(&p->inbox_lock);
+	g->schedlink = NULL;
+	if (p->inbox_tail != NULL)
+		p->inbox_tail->schedlink = g;
+	else
+		p->inbox_head = g;
+	p->inbox_tail = g;
+	atomic_fetch_add_explicit(&p->inbox_n, 1, memory_order_seq_cst);
+	pthread_mutex_unlock(&p->inbox_lock);
+	ng_m *m = ng_getm();
+	if (m != NULL && m->p == p)
+		return; /* we hold it: our next schedule sees the inbox */
+	pthread_mutex_lock(&S.lock);
+	/* An M giving p up checks inbox_n under sched.lock before putting p on
+	 * the idle list, so either it saw our G or p is idle now. */
+	bool idle = false;
+	for (ng_p *q = S.pidle; q != NULL; q = q->link)
+		if (q == p)
+			idle = true;
+	if (idle) {
+		pidle_remove_locked(p);
+		startm_locked(p, false);
+	}
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* ------------------------------------------------------------ idle lists --- */
+
+static void pidleput_locked(ng_p *p)
+{
+	p->link = S.pidle;
+	S.pidle = p;
+	atomic_fetch_add_explicit(&S.npidle, 1, memory_order_seq_cst);
+	p->stats.parks++;
+}
+
+static ng_p *pidleget_locked(void)
+{
+	ng_p *p = S.pidle;
+	if (p != NULL) {
+		S.pidle = p->link;
+		p->link = NULL;
+		atomic_fetch_sub_explicit(&S.npidle, 1, memory_order_seq_cst);
+	}
+	return p;
+}
+
+static void pidle_remove_locked(ng_p *p)
+{
+	for (ng_p **pp = &S.pidle; *pp != NULL; pp = &(*pp)->link) {
+		if (*pp == p) {
+			*pp = p->link;
+			p->link = NULL;
+			atomic_fetch_sub_explicit(&S.npidle, 1, memory_order_seq_cst);
+			return;
+		}
+	}
+}
+
+static void acquirep(ng_m *m, ng_p *p)
+{
+	m->p = p;
+	atomic_store_explicit(&p->m, m, memory_order_relaxed);
+}
+
+static void releasep(ng_m *m)
+{
+	atomic_store_explicit(&m->p->m, NULL, memory_order_relaxed);
+	m->p = NULL;
+}
+
+/* ------------------------------------------------------------------ Ms --- */
+
+static void *m_main(void *arg);
+
+static void newm_locked(ng_p *p, bool spinning)
+{
+	ng_m *m = calloc(1, sizeof *m);
+	if (m == NULL)
+		ng_fatal("cannot allocate an M (out of memory)");
+	m->id = S.mcount++;
+	m->nextp = p;
+	m->spinning = spinning;
+	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)ng_nanotime();
+	if (m->rand == 0)
+		m->rand = 1;
+	m->alllink = S.allm;
+	S.allm = m;
+	atomic_fetch_add_explicit(&S.stat_ms, 1, memory_order_relaxed);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	/* Ms only run the scheduler on their own stack; goroutines have theirs.
+	 * Sanitizers need more room for their own frames. */
+	pthread_attr_setstacksize(&attr, (NG_ASAN || NG_TSAN) ? (8u << 20) : (256u << 10));
+	int rc = pthread_create(&m->thread, &attr, m_main, m);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		ng_fatal("cannot create an OS thread for M%d: %s", m->id, strerror(rc));
+}
+
+static ng_m *mget_locked(void)
+{
+	ng_m *m = S.midle;
+	if (m != NULL) {
+		S.midle = m->schedlink;
+		S.nmidle--;
+	}
+	return m;
+}
+
+/* Run p on an idle M (or a new one).  If p is NULL take an idle P; if there
+ * is none, undo the spinning count the caller took. */
+static void startm_locked(ng_p *p, bool spinning)
+{
+	if (p == NULL) {
+		p = pidleget_locked();
+		if (p == NULL) {
+			if (spinning)
+				atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+			return;
+		}
+	}
+	ng_m *m = mget_locked();
+	if (m == NULL) {
+		newm_locked(p, spinning);
+		return;
+	}
+	m->spinning = spinning;
+	m->nextp = p;
+	atomic_fetch_add_explicit(&S.stat_wakes, 1, memory_order_relaxed);
+	ng_note_wakeup(&m->park);
+}
+
+void ng_mstart_thread(ng_p *p, bool spinning)
+{
+	pthread_mutex_lock(&S.lock);
+	startm_locked(p, spinning);
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* Try to put one more M to work if there is an idle P and nobody spinning. */
+void ng_wakep(void)
+{
+	if (atomic_load_explicit(&S.npidle, memory_order_seq_cst) == 0)
+		return;
+	int32_t zero = 0;
+	if (atomic_load_explicit(&S.nmspinning, memory_order_relaxed) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&S.nmspinning, &zero, 1, memory_order_seq_cst,
+	                                             memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&S.lock);
+	startm_locked(NULL, true);
+	pthread_mutex_unlock(&S.lock);
+}
+
+static void resetspinning(ng_m *m)
+{
+	m->spinning = false;
+	int32_t n = atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst) - 1;
+	if (n < 0)
+		ng_fatal("scheduler: negative spinning count");
+	/* We were the last spinner and found work: there may be more, so hand
+	 * the spinning role to another M. */
+	if (n == 0)
+		ng_wakep();
+}
+
+/* ------------------------------------------------------------ deadlock --- */
+
+static bool wakers_pending(void)
+{
+	for (int i = 0; i < S.npending_wakers; i++)
+		if (S.pending_wakers[i]())
+			return true;
+	return false;
+}
+
+void ng_register_pending_waker(int (*fn)(void))
+{
+	pthread_mutex_lock(&S.lock);
+	for (int i = 0; i < S.npending_wakers; i++)
+		if (S.pending_wakers[i] == fn)
+			goto out;
+	if (S.npending_wakers < (int)(sizeof S.pending_wakers / sizeof S.pending_wakers[0]))
+		S.pending_wakers[S.npending_wakers++] = fn;
+	else
+		ng_fatal("too many pending-waker hooks");
+out:
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* Called with sched.lock held whenever the count of working Ms may have
+ * dropped to zero (Go's checkdead).  Every M idle means no G is running or
+ * runnable; if moreover no foreign thread is outside the runtime and no
+ * timer, poller or device can ready a G, the waiting Gs wait forever. */
+void ng_checkdead_locked(void)
+{
+	int run = S.mcount - S.nmidle - S.nmsys;
+	if (run > 0)
+		return;
+	if (run < 0)
+		ng_fatal("scheduler: inconsistent M count (mcount=%d nmidle=%d nmsys=%d)", S.mcount,
+		         S.nmidle, S.nmsys);
+	if (atomic_load(&S.stopping))
+		return;
+	if (atomic_load(&S.quiesce_waiting) && !wakers_pending()) {
+		atomic_store(&S.quiesce_waiting, 0);
+		ng_note_wakeup(&S.quiesce);
+		return;
+	}
+	if (S.embedded || S.deadlock_mode == NG_DEADLOCK_IGNORE)
+		return;
+	if (atomic_load(&S.foreign_active) > 0)
+		return;
+	if (atomic_load(&S.runqsize) > 0)
+		return;
+	if (wakers_pending())
+		return;
+	int64_t live = ng_num_goroutines();
+	if (live == 0 && !S.main_exited_via_ng_exit)
+		return; /* nothing left at all: main finished normally */
+	const char *headline = live == 0 ? "no goroutines (main called ng_exit) - deadlock!"
+	                                 : "all goroutines are asleep - deadlock!";
+	ng_deadlock_report(2, headline);
+	if (S.deadlock_mode == NG_DEADLOCK_EXIT)
+		_exit(2);
+	S.run_result = -EDEADLK;
+	ng_note_wakeup(&S.main_done);
+}
+
+/* ------------------------------------------------------- foreign threads --- */
+
+static pthread_key_t foreign_key;
+static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
+static __thread int tls_foreign; /* 0 unknown, 1 registered and active, 2 blocked */
+
+static void foreign_exit(void *arg)
+{
+	(void)arg;
+	if (tls_foreign == 1)
+		atomic_fetch_sub(&S.foreign_active, 1);
+	tls_foreign = 0;
+}
+
+static void foreign_key_init(void)
+{
+	pthread_key_create(&foreign_key, foreign_exit);
+}
+
+/* A thread the runtime did not create talks to it: from now on, while it is
+ * outside the runtime, it could wake goroutines, so it holds off deadlock
+ * reports until it exits. */
+void ng_foreign_register(void)
+{
+	if (tls_foreign != 0 || ng_getm() != NULL)
+		return;
+	pthread_once(&foreign_once, foreign_key_init);
+	pthread_setspecific(foreign_key, (void *)1);
+	tls_foreign = 1;
+	atomic_fetch_add(&S.foreign_active, 1);
+}
+
+void ng_foreign_blocking(bool blocking)
+{
+	if (ng_getm() != NULL)
+		return;
+	ng_foreign_register();
+	if (blocking && tls_foreign == 1) {
+		tls_foreign = 2;
+		if (atomic_fetch_sub(&S.foreign_active, 1) == 1) {
+			pthread_mutex_lock(&S.lock);
+			ng_checkdead_locked();
+			pthread_mutex_unlock(&S.lock);
+		}
+	} else if (!blocking && tls_foreign == 2) {
+		tls_foreign = 1;
+		atomic_fetch_add(&S.foreign_active, 1);
+	}
+}
+
+/* --------------------------------------------------------- findrunnable --- */
+
+static ng_g *steal_work(ng_m *m, ng_p *p)
+{
+	const int tries = 4;
+	for (int i = 0; i < tries; i++) {
+		bool steal_next = i == tries - 1;
+		/* Victims in the P's topological order (nearest first), starting
+		 * at a random point within the order so thieves spread out. */
+		int nv = p->nvictims;
+		if (nv == 0)
+			return NULL;
+		uint32_t start = ng_fastrand_m(m) % (uint32_t)nv;
+		for (int k = 0; k < nv; k++) {
+			ng_p *v = S.allp[p->victims[(start + (uint32_t)k) % (uint32_t)nv]];
+			if (RQ_LOAD(&v->m, relaxed) == NULL && runq_size(v) == 0)
+				continue; /* idle Ps have nothing */
+			uint32_t taken;
+			ng_g *g = runq_steal(p, v, steal_next, &taken);
+			if (g != NULL) {
+				p->stats.steals++;
+				p->stats.stolen += taken;
+				return g;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool any_work_anywhere(void)
+{
+	if (atomic_load_explicit(&S.runqsize, memory_order_seq_cst) > 0)
+		return true;
+	for (int i = 0; i < S.nprocs; i++) {
+		ng_p *p = S.allp[i];
+		if (!runq_empty(p) || atomic_load_explicit(&p->inbox_n, memory_order_seq_cst) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Find a G to run, parking the M when there is none.  Returns NULL when the
+ * runtime is stopping (the M then exits).  Runs on g0. */
+static ng_g *findrunnable(ng_m *m, bool *inherit)
+{
+	ng_g *g;
+top:
+	*inherit = false;
+	if (atomic_load_explicit(&S.stopping, memory_order_acquire))
+		return NULL;
+	ng_p *p = m->p;
+	if (p->schedtick % 61 == 0 && atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
+		pthread_mutex_lock(&S.lock);
+		g = globrunq_get_locked(p, 1);
+		pthread_mutex_unlock(&S.lock);
+		if (g != NULL)
+			return g;
+	}
+	if ((g = inbox_get(p)) != NULL)
+		return g;
+	if ((g = runq_get(p, inherit)) != NULL)
+		return g;
+	if (atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
+		pthread_mutex_lock(&S.lock);
+		g = globrunq_get_locked(p, 0);
+		pthread_mutex_unlock(&S.lock);
+		if (g != NULL)
+			return g;
+	}
+
+	/* Spin (steal) if fewer than half the busy Ps have a spinner already. */
+	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
+	if (m->spinning ||
+	    2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy) {
+		if (!m->spinning) {
+			m->spinning = true;
+			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+		}
+		int64_t deadline = S.spin_ns > 0 ? ng_nanotime() + S.spin_ns : 0;
+		for (;;) {
+			if ((g = steal_work(m, p)) != NULL)
+				return g;
+			if ((g = inbox_get(p)) != NULL)
+				return g;
+			if (atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
+				pthread_mutex_lock(&S.lock);
+				g = globrunq_get_locked(p, 0);
+				pthread_mutex_unlock(&S.lock);
+				if (g != NULL)
+					return g;
+			}
+			if (atomic_load_explicit(&S.stopping, memory_order_relaxed) ||
+			    deadline == 0 || ng_nanotime() >= deadline)
+				break;
+			for (int i = 0; i < 32; i++)
+				ng_cpu_relax();
+		}
+	}
+
+	/* Give up the P.  Last checks under the lock that also guards the idle
+	 * list, so submitters that look at it see a consistent picture. */
+	pthread_mutex_lock(&S.lock);
+	if (atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
+		g = globrunq_get_locked(p, 0);
+		pthread_mutex_unlock(&S.lock);
+		return g;
+	}
+	if (atomic_load_explicit(&p->inbox_n, memory_order_seq_cst) > 0) {
+		pthread_mutex_unlock(&S.lock);
+		goto top;
+	}
+	releasep(m);
+	pidleput_locked(p);
+	pthread_mutex_unlock(&S.lock);
+
+	if (m->spinning) {
+		m->spinning = false;
+		if (atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst) <= 0)
+			ng_fatal("scheduler: negative spinning count");
+		/* The delicate dance: work submitted after our last look saw
+		 * nmspinning > 0 and did not wake anyone.  Look again now that we
+		 * are no longer counted as spinning. */
+		if (any_work_anywhere()) {
+			pthread_mutex_lock(&S.lock);
+			p = pidleget_locked();
+			pthread_mutex_unlock(&S.lock);
+			if (p != NULL) {
+				acquirep(m, p);
+				m->spinning = true;
+				atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+				goto top;
+			}
+		}
+	}
+
+	/* stopm */
+	pthread_mutex_lock(&S.lock);
+	if (atomic_load_explicit(&S.stopping, memory_order_relaxed)) {
+		pthread_mutex_unlock(&S.lock);
+		return NULL;
+	}
+	m->schedlink = S.midle;
+	S.midle = m;
+	S.nmidle++;
+	ng_checkdead_locked();
+	pthread_mutex_unlock(&S.lock);
+	ng_note_sleep(&m->park);
+	ng_note_clear(&m->park);
+	if (atomic_load_explicit(&S.stopping, memory_order_acquire))
+		return NULL;
+	pthread_mutex_lock(&S.lock);
+	p = m->nextp;
+	m->nextp = NULL;
+	pthread_mutex_unlock(&S.lock);
+	acquirep(m, p);
+	goto top;
+}
+
+/* ---------------------------------------------------------- post-switch --- */
+
+void ng_post_switch(ng_m *m)
+{
+	int after = m->after;
+	if (NG_LIKELY(after == NG_AFTER_NONE))
+		return;
+	ng_g *g = m->after_g;
+	m->after = NG_AFTER_NONE;
+	m->after_g = NULL;
+	switch (after) {
+	case NG_AFTER_YIELD:
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
+		if (NG_UNLIKELY(g->pinned))
+			inbox_put(m->p, g);
+		else
+			ng_runq_put(m->p, g, false);
+		break;
+	case NG_AFTER_GLOBAL:
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
+		pthread_mutex_lock(&S.lock);
+		globrunq_put_locked(g);
+		pthread_mutex_unlock(&S.lock);
+		break;
+	case NG_AFTER_PARK: {
+		ng_unlockf fn = m->after_fn;
+		void *arg = m->after_arg;
+		m->after_fn = NULL;
+		m->after_arg = NULL;
+		if (fn != NULL && !fn(g, arg))
+			ng_ready(g);
+		break;
+	}
+	case NG_AFTER_EXIT:
+		ng_g_free(m->p, g);
+		break;
+	default:
+		ng_fatal("scheduler: bad post-switch action %d", after);
+	}
+}
+
+/* ------------------------------------------------------------- schedule --- */
+
+/* The calling G (m->curg) leaves: its fate is already in m->after.  Switch
+ * straight to a local successor if there is one, else to g0.  Returns the M
+ * the G resumes on (never for a dying G). */
+static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
+{
+	ng_p *p = m->p;
+	ng_g *next = NULL;
+	bool inherit = false;
+	if (NG_UNLIKELY(g->stack.guard == NG_GUARD_CANARY) && !ng_stack_canary_ok(&g->stack))
+		ng_stack_overflow_fatal(g, g->stack.lo);
+	if (NG_UNLIKELY(atomic_load_explicit(&S.stopping, memory_order_relaxed)))
+		goto to_g0;
+	if (NG_UNLIKELY(p->schedtick % 61 == 0) &&
+	    atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
+		pthread_mutex_lock(&S.lock);
+		next = globrunq_get_locked(p, 1);
+		pthread_mutex_unlock(&S.lock);
+	}
+	if (next == NULL && NG_UNLIKELY(atomic_load_explicit(&p->inbox_n, memory_order_relaxed)))
+		next = inbox_get(p);
+	if (next == NULL)
+		next = runq_get(p, &inherit);
+	if (next != NULL) {
+		execute(m, next, inherit);
+		m = ctx_switch(m, &g->ctx, &next->ctx, dying);
+		ng_post_switch(m);
+		return m;
+	}
+to_g0:
+	m->curg = NULL;
+	m = ctx_switch(m, &g->ctx, &m->g0, dying);
+	ng_post_switch(m);
+	return m;
+}
+
+ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason)
+{
+	ng_m *m = ng_getm();
+	ng_g *g = m->curg;
+	g->waitreason = (uint8_t)reason;
+	g->waitsince = ng_coarse_now();
+	atomic_store_explicit(&g->status, NG_G_WAITING, memory_order_release);
+	m->after = NG_AFTER_PARK;
+	m->after_g = g;
+	m->after_fn = unlockf;
+	m->after_arg = arg;
+	return schedule_from_g(m, g, false);
+}
+
+void ng_ready_to(ng_p *p, ng_g *g)
+{
+	atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
+	inbox_put(p, g);
+}
+
+void ng_ready(ng_g *g)
+{
+	atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
+	if (NG_UNLIKELY(g->pinned)) {
+		inbox_put(S.allp[g->pin_p], g);
+		return;
+	}
+	ng_m *m = ng_getm();
+	if (m != NULL && m->p != NULL) {
+		ng_runq_put(m->p, g, true);
+	} else {
+		pthread_mutex_lock(&S.lock);
+		globrunq_put_locked(g);
+		atomic_fetch_add_explicit(&S.stat_global_put, 1, memory_order_relaxed);
+		pthread_mutex_unlock(&S.lock);
+	}
+	ng_wakep();
+}
+
+void ng_yield(void)
+{
+	ng_m *m = ng_getm();
+	if (m == NULL || m->curg == NULL) {
+		sched_yield(); /* foreign thread: the OS schedules it */
+		return;
+	}
+	ng_p *p = m->p;
+	ng_g *g = m->curg;
+	/* Nothing else to run here: keep running (but let the global queue and
+	 * other Ps' work in every so often, as the 1/61 tick would). */
+	if (runq_empty(p) && atomic_load_explicit(&p->inbox_n, memory_order_relaxed) == 0) {
+		if (atomic_load_explicit(&S.runqsize, memory_order_relaxed) == 0)
+			return;
+		m->after = NG_AFTER_YIELD;
+		m->after_g = g;
+		pthread_mutex_lock(&S.lock);
+		ng_g *next = globrunq_get_locked(p, 1);
+		pthread_mutex_unlock(&S.lock);
+		if (next == NULL) {
+			m->after = NG_AFTER_NONE;
+			m->after_g = NULL;
+			return;
+		}
+		execute(m, next, false);
+		m = ctx_switch(m, &g->ctx, &next->ctx, false);
+		ng_post_switch(m);
+		return;
+	}
+	m->after = NG_AFTER_YIELD;
+	m->after_g = g;
+	schedule_from_g(m, g, false);
+}
+
+/* The calling goroutine is finished: switch away for good. */
+_Noreturn void ng_g_exit_switch(ng_m *m, ng_g *g)
+{
+	m->after = NG_AFTER_EXIT;
+	m->after_g = g;
+	schedule_from_g(m, g, true);
+	ng_fatal("a dead goroutine was resumed");
+}
+
+/* ------------------------------------------------------------------ M --- */
+
+static void m_loop(ng_m *m)
+{
+	for (;;) {
+		bool inherit;
+		ng_g *g = findrunnable(m, &inherit);
+		if (g == NULL)
+			return;
+		if (m->spinning)
+			resetspinning(m);
+		execute(m, g, inherit);
+		m = ctx_switch(m, &m->g0, &g->ctx, false);
+		ng_post_switch(m);
+	}
+}
+
+static void *m_main(void *arg)
+{
+	ng_m *m = arg;
+	ng_tls_m = m;
+	ng_stack_altstack_setup(&m->altstack);
+#if NG_ASAN
+	{
+		pthread_attr_t a;
+		void *lo;
+		size_t sz;
+		pthread_getattr_np(pthread_self(), &a);
+		pthread_attr_getstack(&a, &lo, &sz);
+		pthread_attr_destroy(&a);
+		m->g0.stack_lo = lo;
+		m->g0.stack_size = sz;
+	}
+#endif
+#if NG_TSAN
+	m->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+	pthread_mutex_lock(&S.lock);
+	ng_p *p = m->nextp;
+	m->nextp = NULL;
+	pthread_mutex_unlock(&S.lock);
+	acquirep(m, p);
+	m_loop(m);
+	/* stopping: give the P back so shutdown sees every P accounted for */
+	pthread_mutex_lock(&S.lock);
+	if (m->p != NULL)
+		releasep(m);
+	if (m->spinning) {
+		m->spinning = false;
+		atomic_fetch_sub(&S.nmspinning, 1);
+	}
+	m->exited = true;
+	pthread_mutex_unlock(&S.lock);
+	ng_stack_altstack_teardown(m->altstack);
+	m->altstack = NULL;
+	ng_tls_m = NULL;
+	return NULL;
+}
+
+/* ----------------------------------------------------------- lifecycle --- */
+
+int ng_sched_init(int nprocs)
+{
+	S.nprocs = nprocs;
+	S.allp = calloc((size_t)nprocs, sizeof *S.allp);
+	if (S.allp == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < nprocs; i++) {
+		ng_p *p;
+		if (posix_memalign((void **)&p, NG_CACHELINE, sizeof *p) != 0)
+			return -ENOMEM;
+		memset(p, 0, sizeof *p);
+		p->id = i;
+		pthread_mutex_init(&p->inbox_lock, NULL);
+		p->victims = calloc((size_t)(nprocs > 1 ? nprocs - 1 : 1), sizeof(int));
+		if (p->victims == NULL)
+			return -ENOMEM;
+		p->nvictims = nprocs - 1;
+		ng_topo_victim_order(i, nprocs, p->victims);
+		S.allp[i] = p;
+	}
+	/* every P starts idle; Ms are created on demand */
+	for (int i = nprocs - 1; i >= 0; i--)
+		pidleput_locked(S.allp[i]);
+	for (int i = 0; i < nprocs; i++)
+		S.allp[i]->stats.parks = 0;
+	return 0;
+}
+
+void ng_sched_shutdown(void)
+{
+	atomic_store(&S.stopping, 1);
+	pthread_mutex_lock(&S.lock);
+	for (ng_m *m = S.midle; m != NULL; m = m->schedlink)
+		ng_note_wakeup(&m->park);
+	S.midle = NULL;
+	S.nmidle = 0;
+	pthread_mutex_unlock(&S.lock);
+	/* Ms running goroutines leave at their next schedule point. */
+	ng_m *all;
+	pthread_mutex_lock(&S.lock);
+	all = S.allm;
+	pthread_mutex_unlock(&S.lock);
+	for (ng_m *m = all; m != NULL; m = m->alllink)
+		pthread_join(m->thread, NULL);
+	pthread_mutex_lock(&S.lock);
+	while (S.allm != NULL) {
+		ng_m *m = S.allm;
+		S.allm = m->alllink;
+		free(m);
+	}
+	pthread_mutex_unlock(&S.lock);
+	ng_allg_free_all();
+	for (int i = 0; i < S.nprocs; i++) {
+		ng_p *p = S.allp[i];
+		pthread_mutex_destroy(&p->inbox_lock);
+		free(p->victims);
+		free(p);
+	}
+	free(S.allp);
+	S.allp = NULL;
+	S.nprocs = 0;
+	S.pidle = NULL;
+	atomic_store(&S.npidle, 0);
+	S.runq_head = S.runq_tail = NULL;
+	atomic_store(&S.runqsize, 0);
+	S.mcount = 0;
+	S.nmsys = 0;
+	atomic_store(&S.nmspinning, 0);
+	S.gfree = S.gfree_nostack = NULL;
+	S.gfree_n = S.gfree_nostack_n = 0;
+	S.main_g = NULL;
+	S.main_exited_via_ng_exit = false;
+	S.main_done_flag = false;
+	atomic_store(&S.ngoroutines, 0);
+	atomic_store(&S.quiesce_waiting, 0);
+	ng_note_clear(&S.main_done);
+	ng_note_clear(&S.quiesce);
+	atomic_store(&S.stopping, 0);
+}
+
+/* --------------------------------------------------------------- queries --- */
+
+int ng_procs(void)
+{
+	return atomic_load(&S.running) ? S.nprocs : 0;
+}
+
+int ng_self_proc(void)
+{
+	ng_m *m = ng_getm();
+	if (m == NULL || m->curg == NULL || m->p == NULL)
+		return -1;
+	return m->p->id;
+}
+
+int ng_stats_proc(int proc, ng_proc_stats *out)
+{
+	if (out == NULL)
+		return -EINVAL;
+	if (!atomic_load(&S.running))
+		return -ESRCH;
+	if (proc < 0 || proc >= S.nprocs)
+		return -EINVAL;
+	*out = S.allp[proc]->stats;
+	return 0;
+}
+
+int ng_stats_read(ng_stats *out)
+{
+	if (out == NULL)
+		return -EINVAL;
+	if (!atomic_load(&S.running))
+		return -ESRCH;
+	memset(out, 0, sizeof *out);
+	out->spawns = atomic_load(&S.stat_spawns);
+	out->ms = atomic_load(&S.stat_ms);
+	out->m_wakes = atomic_load(&S.stat_wakes);
+	out->global_put = atomic_load(&S.stat_global_put);
+	for (int i = 0; i < S.nprocs; i++) {
+		out->steals += S.allp[i]->stats.steals;
+		out->spawns += S.allp[i]->stats.spawns;
+	}
+	return 0;
+}

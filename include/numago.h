@@ -1,0 +1,9 @@
+/* numago — Go-style concurrency for C on HPC nodes.
+ * #include <numago.h> brings in the whole public API. */
+#ifndef NUMAGO_H
+#define NUMAGO_H
+
+#include <numago/runtime.h>
+#include <numago/perf.h>
+
+#endif

@@ -1,0 +1,99 @@
+/* numago — runtime lifecycle and goroutines.
+ *
+ * Errors are negative errno values (0 is success); time is int64_t
+ * nanoseconds of CLOCK_MONOTONIC.  See API.md for the contract. */
+#ifndef NUMAGO_RUNTIME_H
+#define NUMAGO_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
+
+/* What the runtime does when every goroutine is blocked and nothing can
+ * wake one (ng_config.deadlock). */
+enum {
+	NG_DEADLOCK_EXIT = 0,   /* print the report, exit(2) (Go's behaviour) */
+	NG_DEADLOCK_RETURN = 1, /* print the report, ng_run returns -EDEADLK */
+	NG_DEADLOCK_IGNORE = 2, /* no detection: wait forever */
+};
+
+typedef struct ng_config {
+	int procs;            /* 0: auto (cpuset ∩ cgroup quota); env NUMAGO_PROCS wins */
+	const char *topology; /* NULL: this machine; "synthetic:..." ; "xml:path" */
+	size_t stack_size;    /* default stack for ng_go in bytes; 0: runtime default */
+	int bind;             /* pin Ms to their P's PUs: 1 (default) or 0 */
+	int64_t time_slice;   /* preemption slice in ns; 0: default (10 ms), <0: none */
+	/* extensions (after the contract's fields) */
+	int deadlock;         /* NG_DEADLOCK_*; default NG_DEADLOCK_EXIT */
+	int bind_set;         /* 1: 'bind' was set explicitly (0 in a zeroed config
+	                         means "default", which is bind = 1) */
+} ng_config; /* zero-initialised = all defaults; NULL allowed */
+
+/* Boots the runtime, runs main_fn as goroutine 1 and returns its result, or
+ * a negative errno if the runtime could not start (-EBUSY: already running)
+ * or a deadlock was detected with NG_DEADLOCK_RETURN (-EDEADLK).  When
+ * main_fn returns, the runtime shuts down: goroutines still blocked are
+ * abandoned, as when a Go program's main returns. */
+int ng_run(const ng_config *cfg, int (*main_fn)(void *), void *arg);
+
+/* Embedding: start the Ps; the caller stays a foreign thread. */
+int ng_start(const ng_config *cfg);
+/* Wait until no goroutine is runnable or running, then shut down. */
+int ng_stop(void);
+
+/* ---- goroutines ---- */
+
+enum {
+	NG_GO_PROFILE = 1u << 0,    /* per-goroutine counters (perf) */
+	NG_GO_MIGRATABLE = 1u << 1, /* may move between Ms after async preemption */
+};
+
+typedef struct ng_go_attr {
+	size_t stack_size; /* 0: default */
+	const char *name;  /* shown in dumps, traces (not copied: keep it alive) */
+	int numa_node;     /* -1: anywhere; else start on a P of that node */
+	int proc;          /* -1: anywhere; else pinned to that P */
+	unsigned flags;    /* NG_GO_* */
+} ng_go_attr;
+
+#define NG_GO_ATTR_INIT {0, NULL, -1, -1, 0}
+
+/* The functions take the creation site so dumps and deadlock reports can say
+ * where a goroutine came from; the macros of the same names fill it in. */
+int ng_go_at(void (*fn)(void *), void *arg, const char *file, int line);
+int ng_go_attr_at(const ng_go_attr *attr, void (*fn)(void *), void *arg,
+                  const char *file, int line);
+int ng_go_copy_at(void (*fn)(void *), const void *arg, size_t size,
+                  const char *file, int line);
+
+int ng_go(void (*fn)(void *), void *arg);
+int ng_go_copy(void (*fn)(void *), const void *arg, size_t size);
+#define ng_go(fn, arg) ng_go_at((fn), (arg), __FILE__, __LINE__)
+/* A function named ng_go_attr would clash with the typedef of the same name,
+ * so the call form is a function-like macro (it only expands before '('). */
+#define ng_go_attr(attr, fn, arg) ng_go_attr_at((attr), (fn), (arg), __FILE__, __LINE__)
+#define ng_go_copy(fn, arg, size) ng_go_copy_at((fn), (arg), (size), __FILE__, __LINE__)
+
+void ng_yield(void);
+_Noreturn void ng_exit(void); /* end the calling goroutine */
+uint64_t ng_id(void);         /* 0 in a foreign thread */
+int ng_procs(void);           /* number of Ps (0 when the runtime is not running) */
+int ng_self_proc(void);       /* P of the calling goroutine, -1 in a foreign thread */
+
+/* Write a dump of all goroutines (id, name, state, wait reason and for how
+ * long, creation site) to fd.  Also done on SIGQUIT, after which the process
+ * exits with status 2 as Go does.  Async-signal-safe. */
+void ng_dump_goroutines(int fd);
+
+/* Number of goroutines that have not yet finished. */
+int64_t ng_num_goroutines(void);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
+#endif
