@@ -95,7 +95,12 @@ typedef struct ng_ctx {
 struct ng_m *ng_ctx_switch(void **save_sp, void *load_sp, struct ng_m *m);
 /* Prepare a fresh stack so that switching to the returned sp calls
  * ng_g_start(m, g) on it. */
-void *ng_ctx_make(void *stack_hi, void *g);
+void *ng_ctx_make(void *stack_hi, void *g, uint64_t fpctl);
+/* Floating-point control state new goroutines start with: MXCSR in the low
+ * 32 bits, x87 control word above (aarch64: FPCR).  Captured at boot from the
+ * thread that started the runtime, so -ffast-math's FTZ/DAZ carries over. */
+extern uint64_t ng_fpctl_default;
+uint64_t ng_fpctl_read(void);
 
 /* ---- stacks (core/stack.c) ---- */
 
@@ -121,7 +126,11 @@ void ng_stack_free(struct ng_p *p, ng_stack *s);
 void ng_stack_release_pages(ng_stack *s);
 bool ng_stack_canary_ok(const ng_stack *s);
 _Noreturn void ng_stack_overflow_fatal(const struct ng_g *g, const void *addr);
-size_t ng_stack_default_size(void);
+extern size_t ng_stack_std_size; /* usable bytes of a standard stack */
+static inline size_t ng_stack_default_size(void)
+{
+	return ng_stack_std_size;
+}
 void ng_stack_init(size_t default_size);
 void ng_stack_fini(void);
 /* Which guard the next stacks get; for tests and the RSS benchmark. */
@@ -169,7 +178,7 @@ enum ng_waitreason {
 const char *ng_waitreason_str(int reason);
 
 typedef struct ng_g {
-	ng_ctx ctx;                  /* first: the switch saves here */
+	_Alignas(64) ng_ctx ctx; /* aligned: Gs of different Ps share no cache line */                  /* first: the switch saves here */
 	ng_stack stack;              /* owned by the G while it lives or is cached */
 	_Atomic uint32_t status;     /* enum ng_gstatus; written by the owner M or the readier */
 	uint8_t waitreason;          /* valid while WAITING; written before parking */
@@ -193,12 +202,14 @@ typedef struct ng_g {
 
 #define NG_RUNQ_SIZE 256
 #define NG_GFREE_LOCAL_MAX 64
-#define NG_GOID_BATCH 16
+#define NG_GOID_BATCH 128
 
 typedef struct ng_p {
 	/* read by thieves: kept apart from owner-only fields */
 	_Alignas(NG_CACHELINE) _Atomic uint32_t runqhead; /* thieves CAS it */
 	_Alignas(NG_CACHELINE) _Atomic uint32_t runqtail; /* owner stores, thieves load */
+	_Atomic uint32_t schedseq;                        /* owner bumps per switch-in; thieves
+	                                                     compare it before taking runnext */
 	_Atomic(ng_g *) runnext;                          /* owner sets, thieves CAS */
 	_Atomic(ng_g *) runq[NG_RUNQ_SIZE];               /* slots: relaxed atomics (thieves read
 	                                                     speculatively, as Go does) */
@@ -357,9 +368,8 @@ void ng_ready_to(ng_p *p, ng_g *g);
  * false the G is made runnable again at once.  Returns the M the goroutine
  * resumes on. */
 ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason);
-void ng_wakep(void);
 void ng_globrunq_put_batch(ng_g *head, ng_g *tail, int n);
-void ng_runq_put(ng_p *p, ng_g *g, bool next);
+/* ng_wakep and ng_runq_put: inline in sched_inline.h */
 void ng_post_switch(ng_m *m);
 /* Called by a foreign thread when it is about to block in the runtime
  * (active=false) and when it returns to user code (active=true). */
@@ -384,8 +394,9 @@ void ng_allg_free_all(void);
 void ng_g_start(ng_m *m, ng_g *g) __attribute__((noreturn));
 _Noreturn void ng_g_exit_switch(ng_m *m, ng_g *g);
 ng_g **ng_allgs_snapshot(size_t *n);
+/* user: called through the public API (a foreign caller registers). */
 int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *copy,
-             size_t copy_size, const char *file, int line);
+             size_t copy_size, const char *file, int line, bool user);
 void ng_g_describe_creator(const ng_g *g, char *buf, size_t n);
 
 /* ---- runtime (runtime.c) ---- */

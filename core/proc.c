@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "sched_inline.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -227,10 +228,6 @@ ng_g *ng_g_alloc(ng_p *p, size_t stack_size)
 void ng_g_free(ng_p *p, ng_g *g)
 {
 	atomic_store_explicit(&g->status, NG_G_DEAD, memory_order_relaxed);
-	g->fn = NULL;
-	g->arg = NULL;
-	g->name = NULL;
-	g->waiting = NULL;
 #if NG_TSAN
 	if (g->ctx.tsan_fiber != NULL) {
 		__tsan_destroy_fiber(g->ctx.tsan_fiber);
@@ -295,7 +292,7 @@ static uint64_t goid_next(ng_p *p)
 }
 
 int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *copy,
-             size_t copy_size, const char *file, int line)
+             size_t copy_size, const char *file, int line, bool user)
 {
 	if (fn == NULL)
 		return -EINVAL;
@@ -333,6 +330,8 @@ int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *
 
 	ng_m *m = ng_getm();
 	ng_p *p = (m != NULL) ? m->p : NULL;
+	if (m == NULL && user)
+		ng_foreign_register();
 	ng_g *g = ng_g_alloc(p, stack_size);
 	if (NG_UNLIKELY(g == NULL))
 		return -ENOMEM;
@@ -354,7 +353,7 @@ int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *
 		memcpy(top, copy, copy_size);
 		g->arg = top;
 	}
-	g->ctx.sp = ng_ctx_make(top, g);
+	g->ctx.sp = ng_ctx_make(top, g, ng_fpctl_default);
 #if NG_ASAN
 	g->ctx.stack_lo = g->stack.lo;
 	g->ctx.stack_size = (size_t)(g->stack.hi - g->stack.lo);
@@ -390,7 +389,7 @@ void ng_g_start(ng_m *m, ng_g *g)
 #if NG_ASAN
 	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-	ng_post_switch(m);
+	ng_post_switch_inline(m);
 	g->fn(g->arg);
 	ng_exit();
 }
@@ -432,23 +431,51 @@ int64_t ng_num_goroutines(void)
 
 int ng_go_at(void (*fn)(void *), void *arg, const char *file, int line)
 {
-	ng_foreign_register();
-	return ng_spawn(NULL, fn, arg, NULL, 0, file, line);
+	/* The fast path: a goroutine spawns with a dead G (and its stack) on its
+	 * P's free list.  Everything else goes through ng_spawn. */
+	ng_m *m = ng_getm();
+	ng_g *g;
+	if (NG_LIKELY(m != NULL && m->curg != NULL && fn != NULL) &&
+	    NG_LIKELY((g = m->p->gfree) != NULL)) {
+		ng_p *p = m->p;
+		p->gfree = g->schedlink;
+		p->gfree_n--;
+		g->schedlink = NULL;
+		g->fn = fn;
+		g->arg = arg;
+		g->id = goid_next(p);
+		g->file = file;
+		g->line = line;
+		g->name = NULL;
+		g->flags = 0;
+		g->parent = m->curg->id;
+		g->pinned = 0;
+		g->pin_p = -1;
+		g->ctx.sp = ng_ctx_make(g->stack.hi, g, ng_fpctl_default);
+#if NG_TSAN
+		g->ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
+		p->stats.spawns++;
+		p->live++;
+		ng_runq_put(p, g, true);
+		ng_wakep();
+		return 0;
+	}
+	return ng_spawn(NULL, fn, arg, NULL, 0, file, line, true);
 }
 
 int ng_go_attr_at(const ng_go_attr *attr, void (*fn)(void *), void *arg, const char *file,
                   int line)
 {
-	ng_foreign_register();
-	return ng_spawn(attr, fn, arg, NULL, 0, file, line);
+	return ng_spawn(attr, fn, arg, NULL, 0, file, line, true);
 }
 
 int ng_go_copy_at(void (*fn)(void *), const void *arg, size_t size, const char *file, int line)
 {
 	if (arg == NULL && size > 0)
 		return -EINVAL;
-	ng_foreign_register();
-	return ng_spawn(NULL, fn, NULL, arg, size, file, line);
+	return ng_spawn(NULL, fn, NULL, arg, size, file, line, true);
 }
 
 #undef ng_go

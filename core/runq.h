@@ -77,22 +77,30 @@ static inline uint32_t runq_grab(ng_p *p, _Atomic(ng_g *) *batch, uint32_t batch
 		if (n == 0) {
 			if (steal_next) {
 				ng_g *next = RQ_LOAD(&p->runnext, acquire);
-				if (next != NULL) {
-					/* Go sleeps ~3us here when p is running: the G that
-					 * readied `next` is usually about to block, and
-					 * stealing would only bounce it across cores.  We
-					 * spin-yield briefly instead of a syscall sleep. */
-					if (RQ_LOAD(&p->m, relaxed) != NULL) {
-						for (int i = 0; i < 64; i++)
+				if (next == NULL)
+					return 0;
+				if (RQ_LOAD(&p->m, relaxed) != NULL) {
+					/* Go sleeps ~3us here: the G that readied `next` is
+					 * usually about to block, and the owner will run
+					 * `next` itself.  Steal only if the owner switched
+					 * nothing in during that time (its current G is a
+					 * long runner).  The sequence number, not the
+					 * pointer, decides: recycled G structs make the
+					 * pointer come back (ABA). */
+					uint32_t seq = RQ_LOAD(&p->schedseq, relaxed);
+					int64_t until = ng_nanotime() + 3000;
+					while (ng_nanotime() < until)
+						for (int i = 0; i < 16; i++)
 							ng_cpu_relax();
-					}
-					if (!atomic_compare_exchange_strong_explicit(
-					        &p->runnext, &next, NULL, memory_order_acq_rel,
-					        memory_order_relaxed))
-						continue;
-					RQ_STORE(&batch[batch_head % NG_RUNQ_SIZE], next, relaxed);
-					return 1;
+					if (RQ_LOAD(&p->schedseq, relaxed) != seq)
+						return 0;
 				}
+				if (!atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
+				                                             memory_order_acq_rel,
+				                                             memory_order_relaxed))
+					return 0;
+				RQ_STORE(&batch[batch_head % NG_RUNQ_SIZE], next, relaxed);
+				return 1;
 			}
 			return 0;
 		}

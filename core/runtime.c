@@ -19,6 +19,7 @@
 #define S ng_sched_g
 
 ng_debug ng_debug_g;
+uint64_t ng_fpctl_default;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define NG_SPIN_DEFAULT_NS 50000 /* about a third of a futex wake round trip here */
@@ -124,6 +125,7 @@ static int boot(const ng_config *cfg, bool embedded)
 		pthread_mutex_unlock(&boot_lock);
 		return -EINVAL;
 	}
+	ng_fpctl_default = ng_fpctl_read();
 	ng_stack_init(cfg->stack_size);
 	int rc = ng_sched_init(procs);
 	if (rc != 0) {
@@ -184,7 +186,7 @@ int ng_run(const ng_config *cfg, int (*main_fn)(void *), void *arg)
 	main_args a = {main_fn, arg};
 	ng_go_attr attr = NG_GO_ATTR_INIT;
 	attr.name = "main";
-	rc = ng_spawn(&attr, main_trampoline, &a, NULL, 0, NULL, 0);
+	rc = ng_spawn(&attr, main_trampoline, &a, NULL, 0, NULL, 0, false);
 	if (rc != 0) {
 		shutdown_runtime();
 		return rc;

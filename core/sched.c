@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "runq.h"
+#include "sched_inline.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -150,6 +151,7 @@ static inline void execute(ng_m *m, ng_g *g, bool inherit)
 	if (!inherit)
 		p->schedtick++;
 	p->stats.runs++;
+	RQ_STORE(&p->schedseq, (uint32_t)p->stats.runs, relaxed);
 }
 
 /* --------------------------------------------------------- global queue --- */
@@ -231,10 +233,16 @@ static bool runq_put_slow(ng_p *p, ng_g *g, uint32_t head, uint32_t tail)
 	return true;
 }
 
-void ng_runq_put(ng_p *p, ng_g *g, bool next)
+void ng_runq_put_slow(ng_p *p, ng_g *g, bool next)
 {
 	if (next) {
 		ng_g *old = RQ_LOAD(&p->runnext, relaxed);
+		if (NG_LIKELY(old == NULL)) {
+			/* Thieves only ever move runnext from a G to NULL, and only
+			 * the owner (us) from NULL to a G: a plain store is enough. */
+			RQ_STORE(&p->runnext, g, release);
+			return;
+		}
 		while (!atomic_compare_exchange_weak_explicit(&p->runnext, &old, g,
 		                                              memory_order_acq_rel, memory_order_relaxed))
 			;
@@ -421,10 +429,8 @@ void ng_mstart_thread(ng_p *p, bool spinning)
 }
 
 /* Try to put one more M to work if there is an idle P and nobody spinning. */
-void ng_wakep(void)
+void ng_wakep_slow(void)
 {
-	if (atomic_load_explicit(&S.npidle, memory_order_seq_cst) == 0)
-		return;
 	int32_t zero = 0;
 	if (atomic_load_explicit(&S.nmspinning, memory_order_relaxed) != 0 ||
 	    !atomic_compare_exchange_strong_explicit(&S.nmspinning, &zero, 1, memory_order_seq_cst,
@@ -786,13 +792,13 @@ static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 	if (next != NULL) {
 		execute(m, next, inherit);
 		m = ctx_switch(m, &g->ctx, &next->ctx, dying);
-		ng_post_switch(m);
+		ng_post_switch_inline(m);
 		return m;
 	}
 to_g0:
 	m->curg = NULL;
 	m = ctx_switch(m, &g->ctx, &m->g0, dying);
-	ng_post_switch(m);
+	ng_post_switch_inline(m);
 	return m;
 }
 
@@ -844,29 +850,34 @@ void ng_yield(void)
 	}
 	ng_p *p = m->p;
 	ng_g *g = m->curg;
-	/* Nothing else to run here: keep running (but let the global queue and
-	 * other Ps' work in every so often, as the 1/61 tick would). */
-	if (runq_empty(p) && atomic_load_explicit(&p->inbox_n, memory_order_relaxed) == 0) {
-		if (atomic_load_explicit(&S.runqsize, memory_order_relaxed) == 0)
-			return;
+	ng_g *next = NULL;
+	bool inherit = false;
+	/* The same order as schedule_from_g, without its parking path: with
+	 * nothing else runnable here the caller simply keeps running. */
+	if (NG_UNLIKELY(p->schedtick % 61 == 0 || atomic_load_explicit(&p->inbox_n,
+	                                                                memory_order_relaxed) ||
+	                atomic_load_explicit(&S.stopping, memory_order_relaxed) ||
+	                g->stack.guard == NG_GUARD_CANARY)) {
 		m->after = NG_AFTER_YIELD;
 		m->after_g = g;
-		pthread_mutex_lock(&S.lock);
-		ng_g *next = globrunq_get_locked(p, 1);
-		pthread_mutex_unlock(&S.lock);
-		if (next == NULL) {
-			m->after = NG_AFTER_NONE;
-			m->after_g = NULL;
-			return;
-		}
-		execute(m, next, false);
-		m = ctx_switch(m, &g->ctx, &next->ctx, false);
-		ng_post_switch(m);
+		schedule_from_g(m, g, false);
 		return;
+	}
+	next = runq_get(p, &inherit);
+	if (next == NULL) {
+		if (atomic_load_explicit(&S.runqsize, memory_order_relaxed) == 0)
+			return;
+		pthread_mutex_lock(&S.lock);
+		next = globrunq_get_locked(p, 1);
+		pthread_mutex_unlock(&S.lock);
+		if (next == NULL)
+			return;
 	}
 	m->after = NG_AFTER_YIELD;
 	m->after_g = g;
-	schedule_from_g(m, g, false);
+	execute(m, next, inherit);
+	m = ctx_switch(m, &g->ctx, &next->ctx, false);
+	ng_post_switch_inline(m);
 }
 
 /* The calling goroutine is finished: switch away for good. */
@@ -891,7 +902,7 @@ static void m_loop(ng_m *m)
 			resetspinning(m);
 		execute(m, g, inherit);
 		m = ctx_switch(m, &m->g0, &g->ctx, false);
-		ng_post_switch(m);
+		ng_post_switch_inline(m);
 	}
 }
 

@@ -51,7 +51,7 @@
 #define ALTSTACK_SIZE ((size_t)64 << 10)
 
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
-static size_t std_size = NG_STACK_DEFAULT; /* usable bytes of a standard stack */
+size_t ng_stack_std_size = NG_STACK_DEFAULT;
 static _Atomic int guard_mode;             /* enum ng_guard_kind for new stacks */
 static long mprotect_budget;               /* stacks that may get an mprotect guard */
 static long mprotect_used;                 /* stack_lock */
@@ -66,11 +66,6 @@ static char *carve_next; /* next free slot in the newest slab */
 static size_t carve_left;
 static ng_stack *pool; /* freed standard stacks */
 static size_t pool_n, pool_cap;
-
-size_t ng_stack_default_size(void)
-{
-	return std_size;
-}
 
 int ng_stack_guard_mode(void)
 {
@@ -94,7 +89,7 @@ void ng_stack_init(size_t default_size)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	if (default_size == 0)
 		default_size = NG_STACK_DEFAULT;
-	std_size = (default_size + page - 1) & ~(page - 1);
+	ng_stack_std_size = (default_size + page - 1) & ~(page - 1);
 	/* Leave half of the map budget to the rest of the program (malloc
 	 * arenas, libraries, the user's own mappings). */
 	long max_maps = read_long_file("/proc/sys/vm/max_map_count", 65530);
@@ -147,7 +142,7 @@ static uint8_t guard_locked(char *gap, size_t gap_len)
 
 static int carve_locked(ng_stack *out)
 {
-	size_t slot = NG_GUARD_GAP + std_size;
+	size_t slot = NG_GUARD_GAP + ng_stack_std_size;
 	if (carve_left == 0) {
 		if (nslabs == slabcap) {
 			size_t cap = slabcap ? slabcap * 2 : 64;
@@ -173,7 +168,7 @@ static int carve_locked(ng_stack *out)
 	carve_next += slot;
 	carve_left--;
 	out->lo = gap + NG_GUARD_GAP;
-	out->hi = out->lo + std_size;
+	out->hi = out->lo + ng_stack_std_size;
 	out->guard = guard_locked(gap, NG_GUARD_GAP);
 	out->pooled = 1;
 	return 0;
@@ -182,7 +177,7 @@ static int carve_locked(ng_stack *out)
 int ng_stack_alloc(ng_p *p, size_t size, ng_stack *out)
 {
 	(void)p; /* NUMA placement per P: topology issue */
-	if (size == std_size) {
+	if (size == ng_stack_std_size) {
 		pthread_mutex_lock(&stack_lock);
 		int rc = 0;
 		if (pool_n > 0)

@@ -5,5 +5,6 @@
 
 #include <numago/runtime.h>
 #include <numago/perf.h>
+#include <numago/sync.h>
 
 #endif

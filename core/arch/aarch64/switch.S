@@ -64,7 +64,7 @@ ng_ctx_trampoline:
 	.cfi_endproc
 	.size	ng_ctx_trampoline,.-ng_ctx_trampoline
 
-/* void *ng_ctx_make(void *stack_hi, void *g) */
+/* void *ng_ctx_make(void *stack_hi, void *g, uint64_t fpctl): fpctl = FPCR */
 	.globl	ng_ctx_make
 	.hidden	ng_ctx_make
 	.type	ng_ctx_make,%function
@@ -72,7 +72,7 @@ ng_ctx_trampoline:
 ng_ctx_make:
 	and	x0, x0, #~15
 	sub	x0, x0, #176
-	/* zero the frame, then plant x19 = g, lr = trampoline, fpcr = ours */
+	/* zero the frame, then plant x19 = g, lr = trampoline, fpcr */
 	add	x11, x0, #176
 	mov	x10, x0
 1:	str	xzr, [x10], #8
@@ -81,9 +81,18 @@ ng_ctx_make:
 	str	x1, [x0, #0]
 	adr	x9, ng_ctx_trampoline
 	str	x9, [x0, #88]
-	mrs	x9, fpcr
-	str	x9, [x0, #160]
+	str	x2, [x0, #160]
 	ret
 	.size	ng_ctx_make,.-ng_ctx_make
+
+/* uint64_t ng_fpctl_read(void): FPCR */
+	.globl	ng_fpctl_read
+	.hidden	ng_fpctl_read
+	.type	ng_fpctl_read,%function
+	.p2align 4
+ng_fpctl_read:
+	mrs	x0, fpcr
+	ret
+	.size	ng_fpctl_read,.-ng_fpctl_read
 
 	.section .note.GNU-stack,"",@progbits

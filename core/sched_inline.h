@@ -1,0 +1,83 @@
+/* core/sched_inline.h — the scheduler's hot paths, inline.
+ *
+ * Spawn, yield, park and exit each run these once per operation, so they
+ * must not cost a call: the run-queue put, the post-switch actions for the
+ * common cases, and wakep's "anyone idle?" test.  Everything rarer stays out
+ * of line in sched.c. */
+#ifndef NG_CORE_SCHED_INLINE_H
+#define NG_CORE_SCHED_INLINE_H
+
+#include "internal.h"
+#include "runq.h"
+
+#if NG_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+void ng_runq_put_slow(ng_p *p, ng_g *g, bool next);
+void ng_wakep_slow(void);
+
+/* Put g on p's queue (p is ours): into runnext when next, else the tail. */
+static inline void ng_runq_put(ng_p *p, ng_g *g, bool next)
+{
+	if (next) {
+		/* Thieves only ever move runnext from a G to NULL, and only the
+		 * owner (us) from NULL to a G: into an empty slot a plain store
+		 * is enough. */
+		if (NG_LIKELY(RQ_LOAD(&p->runnext, relaxed) == NULL)) {
+			RQ_STORE(&p->runnext, g, release);
+			return;
+		}
+	} else {
+		uint32_t head = RQ_LOAD(&p->runqhead, acquire);
+		uint32_t tail = RQ_LOAD(&p->runqtail, relaxed);
+		if (NG_LIKELY(tail - head < NG_RUNQ_SIZE)) {
+			RQ_STORE(&p->runq[tail % NG_RUNQ_SIZE], g, relaxed);
+			RQ_STORE(&p->runqtail, tail + 1, release);
+			return;
+		}
+	}
+	ng_runq_put_slow(p, g, next);
+}
+
+/* Start a spinning M if a P is idle and nobody spins (Go's wakep). */
+static inline void ng_wakep(void)
+{
+	if (atomic_load_explicit(&ng_sched_g.npidle, memory_order_seq_cst) != 0)
+		ng_wakep_slow();
+}
+
+/* Run what the G we just left asked for (see internal.h), inline for the
+ * frequent cases. */
+static inline __attribute__((always_inline)) void ng_post_switch_inline(ng_m *m)
+{
+	int after = m->after;
+	if (NG_LIKELY(after == NG_AFTER_NONE))
+		return;
+	ng_g *g = m->after_g;
+	ng_p *p = m->p;
+	if (after == NG_AFTER_YIELD && NG_LIKELY(!g->pinned)) {
+		m->after = NG_AFTER_NONE;
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
+		ng_runq_put(p, g, false);
+		return;
+	}
+	if (after == NG_AFTER_EXIT && NG_LIKELY(g->stack.pooled) &&
+	    NG_LIKELY(p->gfree_n < NG_GFREE_LOCAL_MAX)) {
+		m->after = NG_AFTER_NONE;
+		atomic_store_explicit(&g->status, NG_G_DEAD, memory_order_relaxed);
+#if NG_TSAN
+		if (g->ctx.tsan_fiber != NULL) {
+			__tsan_destroy_fiber(g->ctx.tsan_fiber);
+			g->ctx.tsan_fiber = NULL;
+		}
+#endif
+		g->schedlink = p->gfree;
+		p->gfree = g;
+		p->gfree_n++;
+		return;
+	}
+	ng_post_switch(m);
+}
+
+#endif
