@@ -108,7 +108,7 @@ enum ng_guard_kind {
 	NG_GUARD_NONE = 0,     /* not yet decided */
 	NG_GUARD_MADVISE = 1,  /* MADV_GUARD_INSTALL (Linux >= 6.13): no new VMA */
 	NG_GUARD_MPROTECT = 2, /* PROT_NONE page: splits the mapping */
-	NG_GUARD_CANARY = 3,   /* no guard page: zeroed bottom checked on switch-out */
+	NG_GUARD_CHECK = 3,    /* no guard page: stack pointer checked at switch-out */
 };
 
 typedef struct ng_stack {
@@ -118,13 +118,18 @@ typedef struct ng_stack {
 	uint8_t pooled; /* standard size from a slab: returned to the pool */
 } ng_stack;
 
-#define NG_CANARY_BYTES 64
+/* NG_GUARD_CHECK: a switch-out with less than this left is an overflow. */
+#define NG_STACK_CHECK_MARGIN 256
 
 int ng_stack_alloc(struct ng_p *p, size_t size, ng_stack *out);
 void ng_stack_free(struct ng_p *p, ng_stack *s);
 /* Give the stack's committed pages back to the kernel (keeps the mapping). */
 void ng_stack_release_pages(ng_stack *s);
-bool ng_stack_canary_ok(const ng_stack *s);
+/* NG_GUARD_CHECK stacks: is sp (taken at switch-out) still inside? */
+static inline bool ng_stack_sp_ok(const ng_stack *s, const void *sp)
+{
+	return (const char *)sp >= s->lo + NG_STACK_CHECK_MARGIN;
+}
 _Noreturn void ng_stack_overflow_fatal(const struct ng_g *g, const void *addr);
 extern size_t ng_stack_std_size; /* usable bytes of a standard stack */
 static inline size_t ng_stack_default_size(void)
@@ -291,6 +296,8 @@ typedef struct ng_sched {
 	/* global free Gs */
 	ng_g *gfree;            /* with stacks */
 	int32_t gfree_n;
+	ng_g *gfree_cold;       /* with stacks whose pages were given back */
+	int32_t gfree_cold_n;
 	ng_g *gfree_nostack;
 	int32_t gfree_nostack_n;
 	/* configuration */
@@ -388,7 +395,7 @@ void ng_mstart_thread(ng_p *p, bool spinning);
 /* ---- goroutines (proc.c) ---- */
 ng_g *ng_g_alloc(ng_p *p, size_t stack_size);
 void ng_g_free(ng_p *p, ng_g *g);
-void ng_gfree_purge(ng_p *p);
+void ng_gfree_trim(int max);
 void ng_allg_add(ng_g *g);
 void ng_allg_free_all(void);
 void ng_g_start(ng_m *m, ng_g *g) __attribute__((noreturn));

@@ -3,9 +3,10 @@
  * A G keeps its (standard-size) stack when it dies and goes to its P's free
  * list, so spawn+run+exit in steady state touches no lock, no allocator and
  * no system call: pop a dead G, write its entry frame, push it on runnext.
- * Free lists spill half to a global list beyond NG_GFREE_LOCAL_MAX, and the
- * global list gives stack pages back to the kernel beyond a watermark, so a
- * burst of a million goroutines does not pin its memory forever.
+ * Free lists spill half to a global list beyond NG_GFREE_LOCAL_MAX; idle Ms
+ * give the stack pages of Gs beyond a watermark back to the kernel
+ * (ng_gfree_trim), so a burst of a million goroutines does not pin its memory
+ * forever, and no exit pays a system call.
  *
  * Every G ever allocated is on allgs (never freed before shutdown, as in
  * Go), which the dump and the deadlock report walk without a lock.
@@ -28,7 +29,8 @@
 
 #define S ng_sched_g
 
-/* Global free Gs beyond this many get their stack pages released. */
+/* Global free Gs beyond this many get their stack pages released when an M
+ * goes idle (ng_gfree_trim). */
 #define NG_GFREE_KEEP_HOT 1024
 
 /* ---------------------------------------------------------------- allgs --- */
@@ -151,6 +153,14 @@ static ng_g *gfget_global(ng_p *p)
 		p->gfree = g;
 		p->gfree_n++;
 	}
+	while (S.gfree_cold != NULL && p->gfree_n < NG_GFREE_LOCAL_MAX / 2) {
+		ng_g *g = S.gfree_cold;
+		S.gfree_cold = g->schedlink;
+		S.gfree_cold_n--;
+		g->schedlink = p->gfree;
+		p->gfree = g;
+		p->gfree_n++;
+	}
 	pthread_mutex_unlock(&S.lock);
 	if (p->gfree != NULL) {
 		got = p->gfree;
@@ -168,6 +178,9 @@ static ng_g *gfget_global_any(void)
 	if (g != NULL) {
 		S.gfree = g->schedlink;
 		S.gfree_n--;
+	} else if ((g = S.gfree_cold) != NULL) {
+		S.gfree_cold = g->schedlink;
+		S.gfree_cold_n--;
 	} else if ((g = S.gfree_nostack) != NULL) {
 		S.gfree_nostack = g->schedlink;
 		S.gfree_nostack_n--;
@@ -185,7 +198,7 @@ ng_g *ng_g_alloc(ng_p *p, size_t stack_size)
 		if (NG_LIKELY(g != NULL)) {
 			p->gfree = g->schedlink;
 			p->gfree_n--;
-		} else if (S.gfree != NULL) {
+		} else if (S.gfree != NULL || S.gfree_cold != NULL) {
 			g = gfget_global(p);
 		}
 	} else if (standard) {
@@ -260,12 +273,6 @@ void ng_g_free(ng_p *p, ng_g *g)
 		n++;
 	}
 	pthread_mutex_lock(&S.lock);
-	bool release = S.gfree_n >= NG_GFREE_KEEP_HOT;
-	pthread_mutex_unlock(&S.lock);
-	if (release)
-		for (ng_g *x = batch; x != NULL; x = x->schedlink)
-			ng_stack_release_pages(&x->stack);
-	pthread_mutex_lock(&S.lock);
 	while (batch != NULL) {
 		ng_g *x = batch;
 		batch = x->schedlink;
@@ -275,6 +282,39 @@ void ng_g_free(ng_p *p, ng_g *g)
 	}
 	pthread_mutex_unlock(&S.lock);
 	(void)n;
+}
+
+/* Called by an M that is about to go idle: give the pages of up to `max`
+ * dead Gs' stacks beyond the hot watermark back to the kernel.  Exits never
+ * pay for this (madvise plus a TLB shootdown costs microseconds); idle time
+ * does, a bounded batch at a time, like Go's background scavenger.  The Gs
+ * keep their (now empty) stacks and move to the cold list. */
+void ng_gfree_trim(int max)
+{
+	ng_g *batch = NULL;
+	int n = 0;
+	pthread_mutex_lock(&S.lock);
+	while (n < max && S.gfree_n > NG_GFREE_KEEP_HOT) {
+		ng_g *g = S.gfree;
+		S.gfree = g->schedlink;
+		S.gfree_n--;
+		g->schedlink = batch;
+		batch = g;
+		n++;
+	}
+	pthread_mutex_unlock(&S.lock);
+	if (batch == NULL)
+		return;
+	ng_g *tail = batch;
+	for (ng_g *g = batch; g != NULL; g = g->schedlink) {
+		ng_stack_release_pages(&g->stack);
+		tail = g;
+	}
+	pthread_mutex_lock(&S.lock);
+	tail->schedlink = S.gfree_cold;
+	S.gfree_cold = batch;
+	S.gfree_cold_n += n;
+	pthread_mutex_unlock(&S.lock);
 }
 
 /* ----------------------------------------------------------------- spawn --- */

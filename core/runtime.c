@@ -70,10 +70,10 @@ static void parse_debug(void)
 				ng_debug_g.stackguard = NG_GUARD_MADVISE;
 			else if (strcmp(val, "mprotect") == 0)
 				ng_debug_g.stackguard = NG_GUARD_MPROTECT;
-			else if (strcmp(val, "canary") == 0)
-				ng_debug_g.stackguard = NG_GUARD_CANARY;
+			else if (strcmp(val, "check") == 0)
+				ng_debug_g.stackguard = NG_GUARD_CHECK;
 			else
-				ng_warn("NUMAGO_DEBUG: stackguard must be madvise, mprotect or canary, "
+				ng_warn("NUMAGO_DEBUG: stackguard must be madvise, mprotect or check, "
 				        "not '%s'",
 				        val);
 		} else if (strcmp(tok, "spin") == 0) {

@@ -701,6 +701,10 @@ top:
 		}
 	}
 
+	/* Idle time is when dead goroutines' stack pages go back to the OS. */
+	if (NG_UNLIKELY(S.gfree_n > 1024))
+		ng_gfree_trim(256);
+
 	/* stopm */
 	pthread_mutex_lock(&S.lock);
 	if (atomic_load_explicit(&S.stopping, memory_order_relaxed)) {
@@ -775,8 +779,9 @@ static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 	ng_p *p = m->p;
 	ng_g *next = NULL;
 	bool inherit = false;
-	if (NG_UNLIKELY(g->stack.guard == NG_GUARD_CANARY) && !ng_stack_canary_ok(&g->stack))
-		ng_stack_overflow_fatal(g, g->stack.lo);
+	if (NG_UNLIKELY(g->stack.guard == NG_GUARD_CHECK) &&
+	    !ng_stack_sp_ok(&g->stack, __builtin_frame_address(0)))
+		ng_stack_overflow_fatal(g, __builtin_frame_address(0));
 	if (NG_UNLIKELY(atomic_load_explicit(&S.stopping, memory_order_relaxed)))
 		goto to_g0;
 	if (NG_UNLIKELY(p->schedtick % 61 == 0) &&
@@ -857,7 +862,7 @@ void ng_yield(void)
 	if (NG_UNLIKELY(p->schedtick % 61 == 0 || atomic_load_explicit(&p->inbox_n,
 	                                                                memory_order_relaxed) ||
 	                atomic_load_explicit(&S.stopping, memory_order_relaxed) ||
-	                g->stack.guard == NG_GUARD_CANARY)) {
+	                g->stack.guard == NG_GUARD_CHECK)) {
 		m->after = NG_AFTER_YIELD;
 		m->after_g = g;
 		schedule_from_g(m, g, false);
@@ -1018,8 +1023,8 @@ void ng_sched_shutdown(void)
 	S.mcount = 0;
 	S.nmsys = 0;
 	atomic_store(&S.nmspinning, 0);
-	S.gfree = S.gfree_nostack = NULL;
-	S.gfree_n = S.gfree_nostack_n = 0;
+	S.gfree = S.gfree_cold = S.gfree_nostack = NULL;
+	S.gfree_n = S.gfree_cold_n = S.gfree_nostack_n = 0;
 	S.main_g = NULL;
 	S.main_exited_via_ng_exit = false;
 	S.main_done_flag = false;

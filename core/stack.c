@@ -15,12 +15,14 @@
  *      has it.
  *   2. mprotect guards, for as many stacks as max_map_count allows with room
  *      to spare (a budget computed at start-up).
- *   3. Beyond that budget: no guard page but a 64-byte zero canary at the
- *      bottom of the stack, checked every time the goroutine is switched
- *      out, plus the unused guard gap below it as a buffer.  Reading the
- *      canary of a stack that never went deep maps the shared zero page, so
- *      it costs no memory.  Detection is after the fact (the neighbouring
- *      gap absorbed the overflow), which is why it is the last resort.
+ *   3. Beyond that budget: no guard page; the stack pointer is checked
+ *      every time the goroutine is switched out, and the unused 64 KiB gap
+ *      below each stack absorbs an overflow between two checks.  A canary
+ *      word would be the classic choice, but it has to live in the bottom
+ *      page, and on these kernels even reading an untouched page costs 4 KiB
+ *      of RSS: a page per goroutine, twice the target.  Detection is at the
+ *      next switch (or never, if the goroutine unwinds first, having only
+ *      scribbled on its own gap), which is why it is the last resort.
  * Each slot reserves a 64 KiB gap below the stack in every mode: large
  * frames that skip a single 4 KiB guard page still land in it.
  *
@@ -132,11 +134,11 @@ static uint8_t guard_locked(char *gap, size_t gap_len)
 				mprotect_used++;
 				return NG_GUARD_MPROTECT;
 			}
-			/* budget spent (or mprotect refused): canaries from now on */
-			atomic_store(&guard_mode, NG_GUARD_CANARY);
+			/* budget spent (or mprotect refused): switch-out checks from now on */
+			atomic_store(&guard_mode, NG_GUARD_CHECK);
 			continue;
 		}
-		return NG_GUARD_CANARY;
+		return NG_GUARD_CHECK;
 	}
 }
 
@@ -240,22 +242,11 @@ void ng_stack_release_pages(ng_stack *s)
 		madvise(s->lo, (size_t)(s->hi - s->lo), MADV_DONTNEED);
 }
 
-bool ng_stack_canary_ok(const ng_stack *s)
-{
-	const uint64_t *c = (const uint64_t *)(const void *)s->lo;
-	uint64_t acc = 0;
-	for (size_t i = 0; i < NG_CANARY_BYTES / sizeof *c; i++)
-		acc |= c[i];
-	return acc == 0;
-}
-
 bool ng_stack_in_guard(const ng_stack *s, const void *addr)
 {
 	const char *a = addr;
 	if (s->lo == NULL)
 		return false;
-	if (s->guard == NG_GUARD_CANARY)
-		return a >= s->lo - NG_GUARD_GAP && a < s->lo + NG_CANARY_BYTES;
 	return a >= s->lo - NG_GUARD_GAP && a < s->lo;
 }
 
@@ -283,7 +274,7 @@ _Noreturn void ng_stack_overflow_fatal(const ng_g *g, const void *addr)
 	fmt_u(&f, (uint64_t)(g->stack.hi - g->stack.lo));
 	fmt_s(&f, "-byte stack (fault at ");
 	fmt_x(&f, (uint64_t)(uintptr_t)addr);
-	fmt_s(&f, g->stack.guard == NG_GUARD_CANARY ? ", canary clobbered" : ", guard page");
+	fmt_s(&f, g->stack.guard == NG_GUARD_CHECK ? ", found at switch-out" : ", guard page");
 	fmt_s(&f, "); give it more with ng_go_attr.stack_size or ng_config.stack_size\n");
 	fmt_flush(&f, 2);
 	_exit(2);

@@ -1,0 +1,3 @@
+module numago/bench/rss
+
+go 1.19
