@@ -41,7 +41,8 @@ static inline int bench_parse(int argc, char **argv, bench_opts *o, const char *
 	o->filter = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("%s\n\noptions: --json --reps N --benchtime MS --filter SUBSTR\n", help);
+			printf("%s\n\noptions: --json --reps N --benchtime MS --filter SUBSTR\n",
+			       help);
 			exit(0);
 		} else if (strcmp(argv[i], "--json") == 0) {
 			o->json = 1;
@@ -94,8 +95,9 @@ static inline int bench_run(const bench_opts *o, const char *name, const char *u
 			return -1;
 		if (t >= o->benchtime_ns || n >= (int64_t)1 << 40)
 			break;
-		int64_t next = t > 0 ? (int64_t)((double)n * 1.2 * (double)o->benchtime_ns / (double)t)
-		                     : n * 100;
+		int64_t next =
+		    t > 0 ? (int64_t)((double)n * 1.2 * (double)o->benchtime_ns / (double)t)
+		          : n * 100;
 		if (next > n * 100)
 			next = n * 100;
 		if (next <= n)

@@ -85,7 +85,8 @@ static int bench_main(void *arg)
 	create_ctx one = {1};
 	create_ctx par = {ng_procs()};
 	if (bench_selected(&opts, names[B_CREATE]) &&
-	    bench_run(&opts, names[B_CREATE], units[B_CREATE], bench_create, &one, &res[B_CREATE]) == 0)
+	    bench_run(&opts, names[B_CREATE], units[B_CREATE], bench_create, &one,
+	              &res[B_CREATE]) == 0)
 		ran[B_CREATE] = 1;
 	if (bench_selected(&opts, names[B_CREATE_PAR]) &&
 	    bench_run(&opts, names[B_CREATE_PAR], units[B_CREATE_PAR], bench_create, &par,
@@ -111,17 +112,20 @@ static void report(void)
 		n = peer_go_runtime_bench("CreateGoroutines$|CreateGoroutinesParallel$", opts.reps,
 		                          (int)(opts.benchtime_ns / 1000000), rows, 8);
 	if (!opts.json)
-		printf("\n%-26s %12s %12s %8s %8s\n", "benchmark", "numago", "Go", "ratio", "target");
+		printf("\n%-26s %12s %12s %8s %8s\n", "benchmark", "numago", "Go", "ratio",
+		       "target");
 	for (int b = 0; b < B_N; b++) {
 		if (!ran[b])
 			continue;
 		const peer_row *pr = n > 0 ? peer_find(rows, n, names[b]) : NULL;
 		double ratio = pr ? res[b].min_ns / pr->min_ns : 0;
 		if (opts.json) {
-			printf("{\"name\":\"%s\",\"unit\":\"%s\",\"numago_min\":%.3f,\"numago_median\":%.3f",
+			printf("{\"name\":\"%s\",\"unit\":\"%s\",\"numago_min\":%.3f,\"numago_"
+			       "median\":%.3f",
 			       names[b], units[b], res[b].min_ns, res[b].median_ns);
 			if (pr)
-				printf(",\"peer\":\"go\",\"peer_min\":%.3f,\"ratio\":%.3f", pr->min_ns, ratio);
+				printf(",\"peer\":\"go\",\"peer_min\":%.3f,\"ratio\":%.3f",
+				       pr->min_ns, ratio);
 			if (targets[b] > 0)
 				printf(",\"target\":%.1f", targets[b]);
 			printf("}\n");
@@ -134,7 +138,8 @@ static void report(void)
 		}
 		if (targets[b] > 0)
 			snprintf(tg, sizeof tg, "<=%.0f", targets[b]);
-		printf("%-26s %12.1f %12s %8s %8s  %s\n", names[b], res[b].min_ns, peer, rt, tg, units[b]);
+		printf("%-26s %12.1f %12s %8s %8s  %s\n", names[b], res[b].min_ns, peer, rt, tg,
+		       units[b]);
 	}
 	if (!opts.json && n < 0 && !no_peer)
 		printf("(Go peer not run: 'go' not found or its benchmark failed)\n");
@@ -150,10 +155,11 @@ int main(int argc, char **argv)
 			argc--;
 			i--;
 		}
-	bench_parse(argc, argv, &opts,
-	            "bench_core: CreateGoroutines, CreateGoroutinesParallel (spawn+run+exit "
-	            "ns/op, as Go's runtime benchmarks) and Yield (ns per goroutine switch).\n"
-	            "Go's BenchmarkCreateGoroutines* run in the same invocation (--no-peer skips).");
+	bench_parse(
+	    argc, argv, &opts,
+	    "bench_core: CreateGoroutines, CreateGoroutinesParallel (spawn+run+exit "
+	    "ns/op, as Go's runtime benchmarks) and Yield (ns per goroutine switch).\n"
+	    "Go's BenchmarkCreateGoroutines* run in the same invocation (--no-peer skips).");
 	int rc = ng_run(NULL, bench_main, NULL);
 	/* every yield a switch: both goroutines on the only P */
 	ng_config one = {0};

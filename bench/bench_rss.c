@@ -102,8 +102,8 @@ static double go_rss(long n)
 	peer_go_env();
 	char cmd[512];
 	/* run from the source tree's bench/go/rss, wherever the binary is */
-	snprintf(cmd, sizeof cmd, "cd '%s/bench/go/rss' && go run . %ld 2>/dev/null", NUMAGO_SOURCE_DIR,
-	         n);
+	snprintf(cmd, sizeof cmd, "cd '%s/bench/go/rss' && go run . %ld 2>/dev/null",
+	         NUMAGO_SOURCE_DIR, n);
 	FILE *f = popen(cmd, "r");
 	if (f == NULL)
 		return -1;
@@ -130,9 +130,10 @@ int main(int argc, char **argv)
 	int nsizes = 2;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
-			printf("bench_rss: resident bytes per parked goroutine for N = 100000 and "
-			       "1000000\n(or --n N), with Go's figure from bench/go/rss in the same "
-			       "run.\noptions: --n N  --no-peer  --json\n");
+			printf(
+			    "bench_rss: resident bytes per parked goroutine for N = 100000 and "
+			    "1000000\n(or --n N), with Go's figure from bench/go/rss in the same "
+			    "run.\noptions: --n N  --no-peer  --json\n");
 			return 0;
 		} else if (strcmp(argv[i], "--no-peer") == 0) {
 			no_peer = 1;
@@ -147,8 +148,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!json)
-		printf("%-24s %10s %12s %12s %8s %8s %10s\n", "benchmark", "N", "numago B/G", "Go B/G",
-		       "ratio", "target", "mappings");
+		printf("%-24s %10s %12s %12s %8s %8s %10s\n", "benchmark", "N", "numago B/G",
+		       "Go B/G", "ratio", "target", "mappings");
 	for (int k = 0; k < nsizes; k++) {
 		rss_args a = {.n = sizes[k],
 		              .started = NG_WAITGROUP_INIT,
@@ -166,13 +167,14 @@ int main(int argc, char **argv)
 			snprintf(ratio, sizeof ratio, "%.2f", a.per_g / go);
 		}
 		if (json)
-			printf("{\"name\":\"RSSPerParkedGoroutine\",\"n\":%ld,\"numago_bytes\":%.1f,"
-			       "\"peer\":\"go\",\"peer_bytes\":%.1f,\"target\":5120,\"mappings\":%ld,"
-			       "\"spawn_ns_per_g\":%.1f}\n",
-			       a.n, a.per_g, go, a.maps, (double)a.spawn_ns / (double)a.n);
+			printf(
+			    "{\"name\":\"RSSPerParkedGoroutine\",\"n\":%ld,\"numago_bytes\":%.1f,"
+			    "\"peer\":\"go\",\"peer_bytes\":%.1f,\"target\":5120,\"mappings\":%ld,"
+			    "\"spawn_ns_per_g\":%.1f}\n",
+			    a.n, a.per_g, go, a.maps, (double)a.spawn_ns / (double)a.n);
 		else
-			printf("%-24s %10ld %12.0f %12s %8s %8s %10ld\n", "RSSPerParkedGoroutine", a.n,
-			       a.per_g, gos, ratio, "<=5120", a.maps);
+			printf("%-24s %10ld %12.0f %12s %8s %8s %10ld\n", "RSSPerParkedGoroutine",
+			       a.n, a.per_g, gos, ratio, "<=5120", a.maps);
 	}
 	if (!json)
 		printf("stack guard: %s\n", guard_name(getenv("NUMAGO_DEBUG")));

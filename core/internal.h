@@ -34,9 +34,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NG_CACHELINE 128 /* two lines: adjacent-line prefetch pairs them */
-#define NG_PAD(n) char _pad_##n[NG_CACHELINE]
-#define NG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NG_CACHELINE   128 /* two lines: adjacent-line prefetch pairs them */
+#define NG_PAD(n)      char _pad_##n[NG_CACHELINE]
+#define NG_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define NG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 static inline void ng_cpu_relax(void)
@@ -183,31 +183,32 @@ enum ng_waitreason {
 const char *ng_waitreason_str(int reason);
 
 typedef struct ng_g {
-	_Alignas(64) ng_ctx ctx; /* aligned: Gs of different Ps share no cache line */                  /* first: the switch saves here */
-	ng_stack stack;              /* owned by the G while it lives or is cached */
-	_Atomic uint32_t status;     /* enum ng_gstatus; written by the owner M or the readier */
-	uint8_t waitreason;          /* valid while WAITING; written before parking */
-	uint8_t pinned;              /* stays on pin_p (attr.proc) */
-	uint16_t flags;              /* NG_GO_* */
-	int pin_p;                   /* -1 or the P it must run on */
-	uint64_t id;                 /* goroutine id, unique for the process */
-	void (*fn)(void *);          /* entry, with arg */
+	_Alignas(64) ng_ctx ctx;
+	    /* aligned: Gs of different Ps share no cache line */ /* first: the switch saves here */
+	ng_stack stack;          /* owned by the G while it lives or is cached */
+	_Atomic uint32_t status; /* enum ng_gstatus; written by the owner M or the readier */
+	uint8_t waitreason;      /* valid while WAITING; written before parking */
+	uint8_t pinned;          /* stays on pin_p (attr.proc) */
+	uint16_t flags;          /* NG_GO_* */
+	int pin_p;               /* -1 or the P it must run on */
+	uint64_t id;             /* goroutine id, unique for the process */
+	void (*fn)(void *);      /* entry, with arg */
 	void *arg;
-	struct ng_g *schedlink;      /* global queue / free lists / inboxes; lock of that list */
-	int64_t waitsince;           /* ng_now() when it parked; dumps */
-	const char *name;            /* attr.name or NULL */
-	const char *file;            /* creation site (ng_go macro) */
+	struct ng_g *schedlink; /* global queue / free lists / inboxes; lock of that list */
+	int64_t waitsince;      /* ng_now() when it parked; dumps */
+	const char *name;       /* attr.name or NULL */
+	const char *file;       /* creation site (ng_go macro) */
 	int line;
-	uint64_t parent;             /* id of the creating goroutine, 0 foreign */
-	void *waiting;               /* the wait record it is parked on (chan/sync) */
-	uintptr_t park_token;        /* handshake word for park/ready (see sched.c) */
+	uint64_t parent;      /* id of the creating goroutine, 0 foreign */
+	void *waiting;        /* the wait record it is parked on (chan/sync) */
+	uintptr_t park_token; /* handshake word for park/ready (see sched.c) */
 } ng_g;
 
 /* ---- P ---- */
 
-#define NG_RUNQ_SIZE 256
+#define NG_RUNQ_SIZE       256
 #define NG_GFREE_LOCAL_MAX 64
-#define NG_GOID_BATCH 128
+#define NG_GOID_BATCH      128
 
 typedef struct ng_p {
 	/* read by thieves: kept apart from owner-only fields */
@@ -226,16 +227,16 @@ typedef struct ng_p {
 	struct ng_p *link;        /* idle list; sched.lock */
 	ng_g *gfree;              /* dead Gs with stacks */
 	int gfree_n;
-	ng_stack *stack_cache;    /* per-P standard-size stacks (stack.c) */
+	ng_stack *stack_cache; /* per-P standard-size stacks (stack.c) */
 	int stack_cache_n;
 	uint64_t goid_next, goid_end; /* batch of ids */
-	int64_t live;             /* spawned here minus exited here (sum over Ps = live Gs) */
+	int64_t live;                 /* spawned here minus exited here (sum over Ps = live Gs) */
 	ng_proc_stats stats;
 	/* foreign writers: Gs that must run here (attr.proc / numa_node) */
 	_Alignas(NG_CACHELINE) pthread_mutex_t inbox_lock;
 	ng_g *inbox_head, *inbox_tail;
 	_Atomic int inbox_n;
-	int *victims;             /* steal order: other P ids (topology) */
+	int *victims; /* steal order: other P ids (topology) */
 	int nvictims;
 } ng_p;
 
@@ -243,10 +244,10 @@ typedef struct ng_p {
 
 enum ng_after {
 	NG_AFTER_NONE = 0,
-	NG_AFTER_YIELD,    /* put the old G on the local queue tail */
-	NG_AFTER_PARK,     /* old G is WAITING: run unlockf(arg), then it may be readied */
-	NG_AFTER_EXIT,     /* old G is dead: free it */
-	NG_AFTER_GLOBAL,   /* put the old G on the global queue */
+	NG_AFTER_YIELD,  /* put the old G on the local queue tail */
+	NG_AFTER_PARK,   /* old G is WAITING: run unlockf(arg), then it may be readied */
+	NG_AFTER_EXIT,   /* old G is dead: free it */
+	NG_AFTER_GLOBAL, /* put the old G on the global queue */
 };
 
 typedef bool (*ng_unlockf)(ng_g *g, void *arg);
@@ -256,31 +257,31 @@ typedef struct ng_note {
 } ng_note;
 
 typedef struct ng_m {
-	ng_ctx g0;             /* the M's own pthread stack: scheduler loop */
-	ng_g *curg;            /* G running on this M, NULL on g0 */
-	ng_p *p;               /* P held, NULL when idle */
-	ng_p *nextp;           /* P handed over by startm; sched.lock */
-	bool spinning;         /* looking for work; counted in sched.nmspinning */
-	bool blocked;          /* in ng_block_enter (issue: sysmon) */
+	ng_ctx g0;     /* the M's own pthread stack: scheduler loop */
+	ng_g *curg;    /* G running on this M, NULL on g0 */
+	ng_p *p;       /* P held, NULL when idle */
+	ng_p *nextp;   /* P handed over by startm; sched.lock */
+	bool spinning; /* looking for work; counted in sched.nmspinning */
+	bool blocked;  /* in ng_block_enter (issue: sysmon) */
 	int id;
-	ng_note park;          /* idle Ms sleep here */
+	ng_note park;           /* idle Ms sleep here */
 	struct ng_m *schedlink; /* idle list; sched.lock */
-	struct ng_m *alllink;  /* all Ms; sched.lock */
+	struct ng_m *alllink;   /* all Ms; sched.lock */
 	pthread_t thread;
-	uint64_t rand;         /* fastrand state */
+	uint64_t rand; /* fastrand state */
 	/* the action for the G we just left (see the header comment) */
 	int after;
 	ng_g *after_g;
 	ng_unlockf after_fn;
 	void *after_arg;
-	void *altstack;        /* sigaltstack memory */
-	bool exited;           /* the thread has left the scheduler loop */
+	void *altstack; /* sigaltstack memory */
+	bool exited;    /* the thread has left the scheduler loop */
 } ng_m;
 
 /* ---- sched (global) ---- */
 
 typedef struct ng_sched {
-	pthread_mutex_t lock;    /* protects everything below not marked atomic */
+	pthread_mutex_t lock; /* protects everything below not marked atomic */
 	/* global run queue */
 	ng_g *runq_head, *runq_tail;
 	_Atomic int32_t runqsize;
@@ -289,36 +290,36 @@ typedef struct ng_sched {
 	_Atomic int32_t npidle;
 	ng_m *midle;
 	int32_t nmidle;
-	int32_t mcount;         /* Ms created */
-	int32_t nmsys;          /* Ms in blocking calls (not counted as running) */
+	int32_t mcount; /* Ms created */
+	int32_t nmsys;  /* Ms in blocking calls (not counted as running) */
 	ng_m *allm;
 	_Atomic int32_t nmspinning;
 	/* global free Gs */
-	ng_g *gfree;            /* with stacks */
+	ng_g *gfree; /* with stacks */
 	int32_t gfree_n;
-	ng_g *gfree_cold;       /* with stacks whose pages were given back */
+	ng_g *gfree_cold; /* with stacks whose pages were given back */
 	int32_t gfree_cold_n;
 	ng_g *gfree_nostack;
 	int32_t gfree_nostack_n;
 	/* configuration */
 	int nprocs;
 	ng_p **allp;
-	int64_t spin_ns;        /* how long an idle M spins before parking */
+	int64_t spin_ns; /* how long an idle M spins before parking */
 	int deadlock_mode;
 	/* lifecycle */
-	_Atomic int running;    /* runtime started and not shut down */
-	_Atomic int stopping;   /* Ms leave their loops */
-	bool embedded;          /* ng_start: caller is foreign, no deadlock exits */
-	_Atomic int foreign_active; /* foreign threads in user code that may wake Gs */
+	_Atomic int running;         /* runtime started and not shut down */
+	_Atomic int stopping;        /* Ms leave their loops */
+	bool embedded;               /* ng_start: caller is foreign, no deadlock exits */
+	_Atomic int foreign_active;  /* foreign threads in user code that may wake Gs */
 	_Atomic int64_t ngoroutines; /* live (not dead) goroutines */
 	_Atomic uint64_t goid_gen;
 	/* main goroutine (ng_run) */
 	ng_g *main_g;
 	int main_result;
 	bool main_exited_via_ng_exit;
-	bool main_done_flag;    /* main_fn returned */
-	ng_note main_done;      /* ng_run's thread sleeps here */
-	int run_result;         /* what ng_run returns */
+	bool main_done_flag; /* main_fn returned */
+	ng_note main_done;   /* ng_run's thread sleeps here */
+	int run_result;      /* what ng_run returns */
 	/* quiescence waiters (ng_stop) */
 	ng_note quiesce;
 	_Atomic int quiesce_waiting;

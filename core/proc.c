@@ -324,8 +324,8 @@ static uint64_t goid_next(ng_p *p)
 	if (p == NULL)
 		return atomic_fetch_add_explicit(&S.goid_gen, 1, memory_order_relaxed) + 1;
 	if (NG_UNLIKELY(p->goid_next == p->goid_end)) {
-		p->goid_next = atomic_fetch_add_explicit(&S.goid_gen, NG_GOID_BATCH,
-		                                         memory_order_relaxed) + 1;
+		p->goid_next =
+		    atomic_fetch_add_explicit(&S.goid_gen, NG_GOID_BATCH, memory_order_relaxed) + 1;
 		p->goid_end = p->goid_next + NG_GOID_BATCH;
 	}
 	return p->goid_next++;
@@ -505,8 +505,7 @@ int ng_go_at(void (*fn)(void *), void *arg, const char *file, int line)
 	return ng_spawn(NULL, fn, arg, NULL, 0, file, line, true);
 }
 
-int ng_go_attr_at(const ng_go_attr *attr, void (*fn)(void *), void *arg, const char *file,
-                  int line)
+int ng_go_attr_at(const ng_go_attr *attr, void (*fn)(void *), void *arg, const char *file, int line)
 {
 	return ng_spawn(attr, fn, arg, NULL, 0, file, line, true);
 }

@@ -17,7 +17,7 @@
 
 #include "internal.h"
 
-#define RQ_LOAD(x, o) atomic_load_explicit((x), memory_order_##o)
+#define RQ_LOAD(x, o)     atomic_load_explicit((x), memory_order_##o)
 #define RQ_STORE(x, v, o) atomic_store_explicit((x), (v), memory_order_##o)
 
 static inline bool runq_empty(ng_p *p)
@@ -58,8 +58,8 @@ static inline ng_g *runq_get(ng_p *p, bool *inherit)
 		if (tail == head)
 			return NULL;
 		ng_g *g = RQ_LOAD(&p->runq[head % NG_RUNQ_SIZE], relaxed);
-		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &head, head + 1,
-		                                          memory_order_release, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+		        &p->runqhead, &head, head + 1, memory_order_release, memory_order_relaxed))
 			return g;
 	}
 }
@@ -95,9 +95,9 @@ static inline uint32_t runq_grab(ng_p *p, _Atomic(ng_g *) *batch, uint32_t batch
 					if (RQ_LOAD(&p->schedseq, relaxed) != seq)
 						return 0;
 				}
-				if (!atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
-				                                             memory_order_acq_rel,
-				                                             memory_order_relaxed))
+				if (!atomic_compare_exchange_strong_explicit(
+				        &p->runnext, &next, NULL, memory_order_acq_rel,
+				        memory_order_relaxed))
 					return 0;
 				RQ_STORE(&batch[batch_head % NG_RUNQ_SIZE], next, relaxed);
 				return 1;
@@ -109,8 +109,8 @@ static inline uint32_t runq_grab(ng_p *p, _Atomic(ng_g *) *batch, uint32_t batch
 		for (uint32_t i = 0; i < n; i++)
 			RQ_STORE(&batch[(batch_head + i) % NG_RUNQ_SIZE],
 			         RQ_LOAD(&p->runq[(head + i) % NG_RUNQ_SIZE], relaxed), relaxed);
-		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &head, head + n,
-		                                          memory_order_acq_rel, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+		        &p->runqhead, &head, head + n, memory_order_acq_rel, memory_order_relaxed))
 			return n;
 	}
 }

@@ -60,7 +60,8 @@ static void parse_debug(void)
 	if (copy == NULL)
 		return;
 	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		const char *val = eq ? eq + 1 : "1";
 		if (eq)
@@ -73,9 +74,10 @@ static void parse_debug(void)
 			else if (strcmp(val, "check") == 0)
 				ng_debug_g.stackguard = NG_GUARD_CHECK;
 			else
-				ng_warn("NUMAGO_DEBUG: stackguard must be madvise, mprotect or check, "
-				        "not '%s'",
-				        val);
+				ng_warn(
+				    "NUMAGO_DEBUG: stackguard must be madvise, mprotect or check, "
+				    "not '%s'",
+				    val);
 		} else if (strcmp(tok, "spin") == 0) {
 			spin_override = strtoll(val, NULL, 10);
 		} else {

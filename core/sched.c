@@ -116,7 +116,8 @@ uint32_t ng_fastrand(void)
 		return ng_fastrand_m(m);
 	uint64_t x = tls_rand;
 	if (x == 0)
-		x = (uint64_t)ng_nanotime() ^ (uint64_t)(uintptr_t)&tls_rand ^ 0x9E3779B97F4A7C15ULL;
+		x = (uint64_t)ng_nanotime() ^ (uint64_t)(uintptr_t)&tls_rand ^
+		    0x9E3779B97F4A7C15ULL;
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
@@ -243,8 +244,8 @@ void ng_runq_put_slow(ng_p *p, ng_g *g, bool next)
 			RQ_STORE(&p->runnext, g, release);
 			return;
 		}
-		while (!atomic_compare_exchange_weak_explicit(&p->runnext, &old, g,
-		                                              memory_order_acq_rel, memory_order_relaxed))
+		while (!atomic_compare_exchange_weak_explicit(
+		    &p->runnext, &old, g, memory_order_acq_rel, memory_order_relaxed))
 			;
 		if (old == NULL)
 			return;
@@ -638,8 +639,7 @@ top:
 
 	/* Spin (steal) if fewer than half the busy Ps have a spinner already. */
 	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
-	if (m->spinning ||
-	    2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy) {
+	if (m->spinning || 2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy) {
 		if (!m->spinning) {
 			m->spinning = true;
 			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
@@ -859,8 +859,8 @@ void ng_yield(void)
 	bool inherit = false;
 	/* The same order as schedule_from_g, without its parking path: with
 	 * nothing else runnable here the caller simply keeps running. */
-	if (NG_UNLIKELY(p->schedtick % 61 == 0 || atomic_load_explicit(&p->inbox_n,
-	                                                                memory_order_relaxed) ||
+	if (NG_UNLIKELY(p->schedtick % 61 == 0 ||
+	                atomic_load_explicit(&p->inbox_n, memory_order_relaxed) ||
 	                atomic_load_explicit(&S.stopping, memory_order_relaxed) ||
 	                g->stack.guard == NG_GUARD_CHECK)) {
 		m->after = NG_AFTER_YIELD;

@@ -48,15 +48,15 @@
 #endif
 
 #define NG_STACK_DEFAULT ((size_t)64 << 10)
-#define NG_GUARD_GAP ((size_t)64 << 10)
-#define SLAB_STACKS 64
-#define ALTSTACK_SIZE ((size_t)64 << 10)
+#define NG_GUARD_GAP     ((size_t)64 << 10)
+#define SLAB_STACKS      64
+#define ALTSTACK_SIZE    ((size_t)64 << 10)
 
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 size_t ng_stack_std_size = NG_STACK_DEFAULT;
-static _Atomic int guard_mode;             /* enum ng_guard_kind for new stacks */
-static long mprotect_budget;               /* stacks that may get an mprotect guard */
-static long mprotect_used;                 /* stack_lock */
+static _Atomic int guard_mode; /* enum ng_guard_kind for new stacks */
+static long mprotect_budget;   /* stacks that may get an mprotect guard */
+static long mprotect_used;     /* stack_lock */
 
 typedef struct slab {
 	char *base;
@@ -130,7 +130,8 @@ static uint8_t guard_locked(char *gap, size_t gap_len)
 			continue;
 		}
 		if (mode == NG_GUARD_MPROTECT) {
-			if (mprotect_used < mprotect_budget && mprotect(gap, gap_len, PROT_NONE) == 0) {
+			if (mprotect_used < mprotect_budget &&
+			    mprotect(gap, gap_len, PROT_NONE) == 0) {
 				mprotect_used++;
 				return NG_GUARD_MPROTECT;
 			}
@@ -320,8 +321,8 @@ void ng_stack_install_segv_handler(void)
 
 int ng_stack_altstack_setup(void **mem)
 {
-	void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-	               0);
+	void *p =
+	    mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		*mem = NULL;
 		return -ENOMEM;

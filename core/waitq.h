@@ -20,10 +20,10 @@
 
 typedef struct ng_waiter {
 	struct ng_waiter *next, *prev;
-	ng_g *g;        /* the goroutine, or NULL for a foreign thread */
-	ng_note note;   /* foreign thread sleeps here */
-	void *data;     /* for the primitive (element pointer, weight, ...) */
-	int result;     /* set by the waker */
+	ng_g *g;          /* the goroutine, or NULL for a foreign thread */
+	ng_note note;     /* foreign thread sleeps here */
+	void *data;       /* for the primitive (element pointer, weight, ...) */
+	int result;       /* set by the waker */
 	_Atomic int done; /* set by the waker before waking: 1 */
 } ng_waiter;
 

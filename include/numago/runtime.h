@@ -28,10 +28,10 @@ typedef struct ng_config {
 	int bind;             /* pin Ms to their P's PUs: 1 (default) or 0 */
 	int64_t time_slice;   /* preemption slice in ns; 0: default (10 ms), <0: none */
 	/* extensions (after the contract's fields) */
-	int deadlock;         /* NG_DEADLOCK_*; default NG_DEADLOCK_EXIT */
-	int bind_set;         /* 1: 'bind' was set explicitly (0 in a zeroed config
+	int deadlock; /* NG_DEADLOCK_*; default NG_DEADLOCK_EXIT */
+	int bind_set; /* 1: 'bind' was set explicitly (0 in a zeroed config
 	                         means "default", which is bind = 1) */
-} ng_config; /* zero-initialised = all defaults; NULL allowed */
+} ng_config;          /* zero-initialised = all defaults; NULL allowed */
 
 /* Boots the runtime, runs main_fn as goroutine 1 and returns its result, or
  * a negative errno if the runtime could not start (-EBUSY: already running)
@@ -60,15 +60,17 @@ typedef struct ng_go_attr {
 	unsigned flags;    /* NG_GO_* */
 } ng_go_attr;
 
-#define NG_GO_ATTR_INIT {0, NULL, -1, -1, 0}
+#define NG_GO_ATTR_INIT            \
+	{                          \
+		0, NULL, -1, -1, 0 \
+	}
 
 /* The functions take the creation site so dumps and deadlock reports can say
  * where a goroutine came from; the macros of the same names fill it in. */
 int ng_go_at(void (*fn)(void *), void *arg, const char *file, int line);
-int ng_go_attr_at(const ng_go_attr *attr, void (*fn)(void *), void *arg,
-                  const char *file, int line);
-int ng_go_copy_at(void (*fn)(void *), const void *arg, size_t size,
-                  const char *file, int line);
+int ng_go_attr_at(const ng_go_attr *attr, void (*fn)(void *), void *arg, const char *file,
+                  int line);
+int ng_go_copy_at(void (*fn)(void *), const void *arg, size_t size, const char *file, int line);
 
 int ng_go(void (*fn)(void *), void *arg);
 int ng_go_copy(void (*fn)(void *), const void *arg, size_t size);

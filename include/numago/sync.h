@@ -16,13 +16,19 @@ typedef struct ng_waitq_ {
 	int lock;
 	void *head, *tail;
 } ng_waitq_;
-#define NG_WAITQ_INIT_ {0, 0, 0}
+#define NG_WAITQ_INIT_  \
+	{               \
+		0, 0, 0 \
+	}
 
 typedef struct ng_waitgroup {
 	int64_t count; /* atomic */
 	ng_waitq_ q;
 } ng_waitgroup;
-#define NG_WAITGROUP_INIT {0, NG_WAITQ_INIT_}
+#define NG_WAITGROUP_INIT         \
+	{                         \
+		0, NG_WAITQ_INIT_ \
+	}
 
 /* Add n (may be negative) to the counter; when it reaches zero every waiter
  * is released.  -EINVAL if the counter would go negative (Go panics; the
