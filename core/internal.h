@@ -184,7 +184,7 @@ const char *ng_waitreason_str(int reason);
 
 typedef struct ng_g {
 	_Alignas(64) ng_ctx ctx;
-	    /* aligned: Gs of different Ps share no cache line */ /* first: the switch saves here */
+	/* aligned: Gs of different Ps share no cache line */ /* first: the switch saves here */
 	ng_stack stack;          /* owned by the G while it lives or is cached */
 	_Atomic uint32_t status; /* enum ng_gstatus; written by the owner M or the readier */
 	uint8_t waitreason;      /* valid while WAITING; written before parking */
@@ -307,11 +307,12 @@ typedef struct ng_sched {
 	int64_t spin_ns; /* how long an idle M spins before parking */
 	int deadlock_mode;
 	/* lifecycle */
-	_Atomic int running;         /* runtime started and not shut down */
-	_Atomic int stopping;        /* Ms leave their loops */
-	bool embedded;               /* ng_start: caller is foreign, no deadlock exits */
-	_Atomic int foreign_active;  /* foreign threads in user code that may wake Gs */
-	_Atomic int64_t ngoroutines; /* live (not dead) goroutines */
+	_Atomic int running;            /* runtime started and not shut down */
+	_Atomic int stopping;           /* Ms leave their loops */
+	bool embedded;                  /* ng_start: caller is foreign, no deadlock exits */
+	_Atomic int foreign_active;     /* foreign threads in user code that may wake Gs */
+	_Atomic int foreign_registered; /* live foreign threads that called the runtime */
+	_Atomic int64_t ngoroutines;    /* live (not dead) goroutines */
 	_Atomic uint64_t goid_gen;
 	/* main goroutine (ng_run) */
 	ng_g *main_g;
@@ -383,6 +384,8 @@ void ng_post_switch(ng_m *m);
  * (active=false) and when it returns to user code (active=true). */
 void ng_foreign_blocking(bool blocking);
 void ng_foreign_register(void);
+void ng_foreign_wake_counted(void);
+void ng_foreign_unblocked_counted(void);
 /* Register a function telling whether some waker (timer, poller, device)
  * could still ready a goroutine: the deadlock detector asks them all. */
 void ng_register_pending_waker(int (*fn)(void));

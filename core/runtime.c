@@ -142,6 +142,8 @@ static int boot(const ng_config *cfg, bool embedded)
 	S.embedded = embedded;
 	S.run_result = 0;
 	atomic_store(&S.goid_gen, 0);
+	/* foreign threads registered by an earlier run keep their registration
+	 * (their TLS says so); only the active count restarts */
 	atomic_store(&S.foreign_active, 0);
 	ng_stack_install_segv_handler();
 	ng_dump_install_sigquit();

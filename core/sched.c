@@ -34,6 +34,7 @@
 #include "runq.h"
 #include "sched_inline.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -478,6 +479,29 @@ out:
 	pthread_mutex_unlock(&S.lock);
 }
 
+/* A thread numago never heard of (a pthread a goroutine just created, an
+ * OpenMP or MPI progress thread) may call ng_go or wake a waiter at any time,
+ * so while the process has more threads than the runtime knows about (Ms, the
+ * thread in ng_run, registered foreign threads) no deadlock is declared:
+ * a missed report is a hang the user can dump with SIGQUIT, a false one
+ * kills a healthy job.  Sanitizer runtimes add background threads of their
+ * own, allowed for here. */
+static bool unknown_threads_exist(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (d == NULL)
+		return false; /* cannot tell: behave like Go */
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	int known = S.mcount + 1 + atomic_load(&S.foreign_registered);
+	known += NG_TSAN ? 1 : 0; /* TSan's background thread */
+	return n > known;
+}
+
 /* Called with sched.lock held whenever the count of working Ms may have
  * dropped to zero (Go's checkdead).  Every M idle means no G is running or
  * runnable; if moreover no foreign thread is outside the runtime and no
@@ -500,6 +524,10 @@ void ng_checkdead_locked(void)
 	if (S.embedded || S.deadlock_mode == NG_DEADLOCK_IGNORE)
 		return;
 	if (atomic_load(&S.foreign_active) > 0)
+		return;
+	if (S.main_done_flag)
+		return; /* main returned: ng_run is shutting down, nothing is stuck */
+	if (unknown_threads_exist())
 		return;
 	if (atomic_load(&S.runqsize) > 0)
 		return;
@@ -528,6 +556,8 @@ static void foreign_exit(void *arg)
 	(void)arg;
 	if (tls_foreign == 1)
 		atomic_fetch_sub(&S.foreign_active, 1);
+	if (tls_foreign != 0)
+		atomic_fetch_sub(&S.foreign_registered, 1);
 	tls_foreign = 0;
 }
 
@@ -546,6 +576,7 @@ void ng_foreign_register(void)
 	pthread_once(&foreign_once, foreign_key_init);
 	pthread_setspecific(foreign_key, (void *)1);
 	tls_foreign = 1;
+	atomic_fetch_add(&S.foreign_registered, 1);
 	atomic_fetch_add(&S.foreign_active, 1);
 }
 
@@ -565,6 +596,21 @@ void ng_foreign_blocking(bool blocking)
 		tls_foreign = 1;
 		atomic_fetch_add(&S.foreign_active, 1);
 	}
+}
+
+/* A waker is about to wake a blocked foreign thread: count it active now,
+ * before the wake, or the Ms could all go idle in between and declare a
+ * deadlock while the thread is on its way back to user code. */
+void ng_foreign_wake_counted(void)
+{
+	atomic_fetch_add(&S.foreign_active, 1);
+}
+
+/* The woken foreign thread: the waker already counted it. */
+void ng_foreign_unblocked_counted(void)
+{
+	if (tls_foreign == 2)
+		tls_foreign = 1;
 }
 
 /* --------------------------------------------------------- findrunnable --- */

@@ -36,6 +36,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,14 +118,36 @@ void ng_stack_fini(void)
 	pthread_mutex_unlock(&stack_lock);
 }
 
+/* Whether MADV_GUARD_INSTALL really guards: qemu-user (7.2 at least)
+ * answers it with 0 and installs nothing.  Have the kernel read the gap: a
+ * real guard region makes that fail with EFAULT.  stack_lock held. */
+static bool madvise_guard_real(const char *gap)
+{
+	static int verdict; /* 0 unknown, 1 real, -1 not */
+	if (verdict == 0) {
+		int fd[2];
+		verdict = 1; /* cannot tell without a pipe: trust the kernel */
+		if (pipe2(fd, O_CLOEXEC) == 0) {
+			if (write(fd[1], gap, 1) >= 0)
+				verdict = -1;
+			close(fd[0]);
+			close(fd[1]);
+		}
+	}
+	return verdict > 0;
+}
+
 /* Protect the gap below a new stack.  stack_lock held. */
 static uint8_t guard_locked(char *gap, size_t gap_len)
 {
 	for (;;) {
 		int mode = atomic_load(&guard_mode);
 		if (mode == NG_GUARD_MADVISE) {
-			if (madvise(gap, gap_len, MADV_GUARD_INSTALL) == 0)
+			if (madvise(gap, gap_len, MADV_GUARD_INSTALL) == 0 &&
+			    madvise_guard_real(gap))
 				return NG_GUARD_MADVISE;
+			/* older kernel (or an emulator that ignores it): fall back for
+			 * good.  A guard that was installed stays, harmlessly. */
 			/* older kernel: fall back for good */
 			atomic_store(&guard_mode, NG_GUARD_MPROTECT);
 			continue;
@@ -286,8 +309,16 @@ static struct sigaction old_segv, old_bus;
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
 	ng_m *m = ng_tls_m;
-	if (m != NULL && m->curg != NULL && ng_stack_in_guard(&m->curg->stack, si->si_addr))
-		ng_stack_overflow_fatal(m->curg, si->si_addr);
+	if (m != NULL) {
+		/* after_g: the fault hit while ng_ctx_switch pushed its frame onto
+		 * the G being switched out, execute() having made its successor
+		 * curg already */
+		ng_g *suspect[2] = {m->curg, m->after_g};
+		for (int i = 0; i < 2; i++)
+			if (suspect[i] != NULL &&
+			    ng_stack_in_guard(&suspect[i]->stack, si->si_addr))
+				ng_stack_overflow_fatal(suspect[i], si->si_addr);
+	}
 	/* Not a goroutine stack overflow: hand it to the previous handler. */
 	struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
 	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {

@@ -27,7 +27,7 @@ int ng_waitq_block(ng_waitq_ *q, ng_waiter *w, int reason)
 	waitq_unlock(q);
 	ng_foreign_blocking(true);
 	ng_note_sleep(&w->note);
-	ng_foreign_blocking(false);
+	ng_foreign_unblocked_counted(); /* the waker counted us active */
 	return w->result;
 }
 
@@ -39,6 +39,7 @@ void ng_waitq_wake(ng_waiter *w, int result)
 		atomic_store_explicit(&w->done, 1, memory_order_release);
 		ng_ready(g);
 	} else {
+		ng_foreign_wake_counted();
 		atomic_store_explicit(&w->done, 1, memory_order_release);
 		/* after this the waiter may return and its record vanish */
 		ng_note_wakeup(&w->note);
