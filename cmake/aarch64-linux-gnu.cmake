@@ -12,7 +12,8 @@
 # Known qemu-user differences from real aarch64 Linux (qemu 7.2 checked):
 #   - madvise(MADV_GUARD_INSTALL) returns 0 but installs nothing, so the
 #     default stack guard mode silently has no guard (see core/stack.c);
-#     NUMAGO_DEBUG=stackguard=mprotect or =canary do work under qemu.
+#     NUMAGO_DEBUG=stackguard=mprotect (and the guard-less switch-out check)
+#     do work under qemu.
 #   - misaligned sp is not faulted (real kernels enable SP alignment
 #     checking), so a 16-byte alignment bug in switch.S would pass here:
 #     tools/aarch64-check.sh tests the alignment explicitly.
