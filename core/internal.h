@@ -206,6 +206,18 @@ typedef struct ng_g {
 
 /* ---- P ---- */
 
+/* Per-P counters: written only by the P's owner, read by anyone.  Relaxed
+ * atomic load + store (not a read-modify-write): a plain mov on x86, and
+ * the sanitizers see an atomic access. */
+typedef struct ng_pstats {
+	_Atomic uint64_t runs, spawns, steals, stolen, global_gets, parks;
+} ng_pstats;
+#define OWN_ADD(field, v)                                                                 \
+	atomic_store_explicit(&(field),                                                   \
+	                      atomic_load_explicit(&(field), memory_order_relaxed) + (v), \
+	                      memory_order_relaxed)
+#define RELAXED(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
 #define NG_RUNQ_SIZE       256
 #define NG_GFREE_LOCAL_MAX 64
 #define NG_GOID_BATCH      128
@@ -231,7 +243,7 @@ typedef struct ng_p {
 	int stack_cache_n;
 	uint64_t goid_next, goid_end; /* batch of ids */
 	int64_t live;                 /* spawned here minus exited here (sum over Ps = live Gs) */
-	ng_proc_stats stats;
+	ng_pstats stats;              /* owner writes (OWN_ADD), anyone reads relaxed */
 	/* foreign writers: Gs that must run here (attr.proc / numa_node) */
 	_Alignas(NG_CACHELINE) pthread_mutex_t inbox_lock;
 	ng_g *inbox_head, *inbox_tail;
@@ -297,7 +309,8 @@ typedef struct ng_sched {
 	/* global free Gs */
 	ng_g *gfree; /* with stacks */
 	int32_t gfree_n;
-	ng_g *gfree_cold; /* with stacks whose pages were given back */
+	_Atomic int32_t gfree_avail; /* gfree_n + gfree_cold_n, for unlocked peeks */
+	ng_g *gfree_cold;            /* with stacks whose pages were given back */
 	int32_t gfree_cold_n;
 	ng_g *gfree_nostack;
 	int32_t gfree_nostack_n;
@@ -312,6 +325,8 @@ typedef struct ng_sched {
 	bool embedded;                  /* ng_start: caller is foreign, no deadlock exits */
 	_Atomic int foreign_active;     /* foreign threads in user code that may wake Gs */
 	_Atomic int foreign_registered; /* live foreign threads that called the runtime */
+	int boot_threads;               /* threads in the process when the runtime booted */
+	int san_threads;                /* sanitizer helper threads seen appearing; sched.lock */
 	_Atomic int64_t ngoroutines;    /* live (not dead) goroutines */
 	_Atomic uint64_t goid_gen;
 	/* main goroutine (ng_run) */
@@ -332,6 +347,21 @@ typedef struct ng_sched {
 } ng_sched;
 
 extern ng_sched ng_sched_g;
+
+/* A dead goroutine's frames never return, so ASan's redzone poison for them
+ * stays in the shadow; a G reusing that stack must start clean. */
+#if NG_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+static inline void ng_asan_fresh_stack(const ng_stack *s)
+{
+	__asan_unpoison_memory_region(s->lo, (size_t)(s->hi - s->lo));
+}
+#else
+static inline void ng_asan_fresh_stack(const ng_stack *s)
+{
+	(void)s;
+}
+#endif
 
 /* ---- TLS ---- */
 
@@ -394,6 +424,7 @@ int ng_sched_init(int nprocs);
 void ng_sched_start_m0(void);
 void ng_sched_shutdown(void);
 void ng_checkdead_locked(void);
+int ng_count_threads(void); /* entries in /proc/self/task, -1 if unreadable */
 void ng_mstart_thread(ng_p *p, bool spinning);
 
 /* ---- goroutines (proc.c) ---- */

@@ -140,6 +140,12 @@ void ng_allg_free_all(void)
 
 /* ------------------------------------------------------------ free lists --- */
 
+/* sched.lock held: let unlocked readers know whether a look is worthwhile. */
+static void gfree_publish_locked(void)
+{
+	atomic_store_explicit(&S.gfree_avail, S.gfree_n + S.gfree_cold_n, memory_order_relaxed);
+}
+
 /* Refill p's free list from the global one (with stacks). */
 static ng_g *gfget_global(ng_p *p)
 {
@@ -161,6 +167,7 @@ static ng_g *gfget_global(ng_p *p)
 		p->gfree = g;
 		p->gfree_n++;
 	}
+	gfree_publish_locked();
 	pthread_mutex_unlock(&S.lock);
 	if (p->gfree != NULL) {
 		got = p->gfree;
@@ -185,6 +192,7 @@ static ng_g *gfget_global_any(void)
 		S.gfree_nostack = g->schedlink;
 		S.gfree_nostack_n--;
 	}
+	gfree_publish_locked();
 	pthread_mutex_unlock(&S.lock);
 	return g;
 }
@@ -198,7 +206,7 @@ ng_g *ng_g_alloc(ng_p *p, size_t stack_size)
 		if (NG_LIKELY(g != NULL)) {
 			p->gfree = g->schedlink;
 			p->gfree_n--;
-		} else if (S.gfree != NULL || S.gfree_cold != NULL) {
+		} else if (atomic_load_explicit(&S.gfree_avail, memory_order_relaxed) > 0) {
 			g = gfget_global(p);
 		}
 	} else if (standard) {
@@ -280,6 +288,7 @@ void ng_g_free(ng_p *p, ng_g *g)
 		S.gfree = x;
 		S.gfree_n++;
 	}
+	gfree_publish_locked();
 	pthread_mutex_unlock(&S.lock);
 	(void)n;
 }
@@ -302,6 +311,7 @@ void ng_gfree_trim(int max)
 		batch = g;
 		n++;
 	}
+	gfree_publish_locked();
 	pthread_mutex_unlock(&S.lock);
 	if (batch == NULL)
 		return;
@@ -314,6 +324,7 @@ void ng_gfree_trim(int max)
 	tail->schedlink = S.gfree_cold;
 	S.gfree_cold = batch;
 	S.gfree_cold_n += n;
+	gfree_publish_locked();
 	pthread_mutex_unlock(&S.lock);
 }
 
@@ -387,6 +398,7 @@ int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *
 	g->pinned = pinned;
 	g->pin_p = target;
 	g->waitreason = 0;
+	ng_asan_fresh_stack(&g->stack);
 	char *top = g->stack.hi;
 	if (copy != NULL && copy_size > 0) {
 		top -= (copy_size + 15) & ~(size_t)15;
@@ -404,8 +416,8 @@ int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *
 	atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
 
 	if (p != NULL) {
-		p->stats.spawns++;
-		p->live++;
+		OWN_ADD(p->stats.spawns, 1);
+		OWN_ADD(p->live, 1);
 	} else {
 		atomic_fetch_add_explicit(&S.stat_spawns, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&S.ngoroutines, 1, memory_order_relaxed);
@@ -447,7 +459,7 @@ _Noreturn void ng_exit(void)
 		 * deadlock detector says "no goroutines (main called ng_exit)". */
 		S.main_exited_via_ng_exit = true;
 	}
-	m->p->live--;
+	OWN_ADD(m->p->live, -1);
 	ng_g_exit_switch(m, g);
 }
 
@@ -463,7 +475,7 @@ int64_t ng_num_goroutines(void)
 		return 0;
 	int64_t n = atomic_load(&S.ngoroutines);
 	for (int i = 0; i < S.nprocs; i++)
-		n += S.allp[i]->live;
+		n += RELAXED(S.allp[i]->live);
 	return n;
 }
 
@@ -491,13 +503,14 @@ int ng_go_at(void (*fn)(void *), void *arg, const char *file, int line)
 		g->parent = m->curg->id;
 		g->pinned = 0;
 		g->pin_p = -1;
+		ng_asan_fresh_stack(&g->stack);
 		g->ctx.sp = ng_ctx_make(g->stack.hi, g, ng_fpctl_default);
 #if NG_TSAN
 		g->ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif
 		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
-		p->stats.spawns++;
-		p->live++;
+		OWN_ADD(p->stats.spawns, 1);
+		OWN_ADD(p->live, 1);
 		ng_runq_put(p, g, true);
 		ng_wakep();
 		return 0;

@@ -139,6 +139,7 @@ static int boot(const ng_config *cfg, bool embedded)
 	if (spin_override >= 0)
 		S.spin_ns = spin_override;
 	S.deadlock_mode = cfg->deadlock;
+	S.boot_threads = ng_count_threads();
 	S.embedded = embedded;
 	S.run_result = 0;
 	atomic_store(&S.goid_gen, 0);

@@ -152,8 +152,8 @@ static inline void execute(ng_m *m, ng_g *g, bool inherit)
 	atomic_store_explicit(&g->status, NG_G_RUNNING, memory_order_relaxed);
 	if (!inherit)
 		p->schedtick++;
-	p->stats.runs++;
-	RQ_STORE(&p->schedseq, (uint32_t)p->stats.runs, relaxed);
+	OWN_ADD(p->stats.runs, 1);
+	RQ_STORE(&p->schedseq, (uint32_t)RELAXED(p->stats.runs), relaxed);
 }
 
 /* --------------------------------------------------------- global queue --- */
@@ -209,7 +209,7 @@ static ng_g *globrunq_get_locked(ng_p *p, int max)
 	ng_g *g = globrunq_pop_locked();
 	for (n--; n > 0; n--)
 		ng_runq_put(p, globrunq_pop_locked(), false);
-	p->stats.global_gets++;
+	OWN_ADD(p->stats.global_gets, 1);
 	return g;
 }
 
@@ -323,7 +323,7 @@ static void pidleput_locked(ng_p *p)
 	p->link = S.pidle;
 	S.pidle = p;
 	atomic_fetch_add_explicit(&S.npidle, 1, memory_order_seq_cst);
-	p->stats.parks++;
+	OWN_ADD(p->stats.parks, 1);
 }
 
 static ng_p *pidleget_locked(void)
@@ -384,7 +384,13 @@ static void newm_locked(ng_p *p, bool spinning)
 	/* Ms only run the scheduler on their own stack; goroutines have theirs.
 	 * Sanitizers need more room for their own frames. */
 	pthread_attr_setstacksize(&attr, (NG_ASAN || NG_TSAN) ? (8u << 20) : (256u << 10));
+	int before = (NG_TSAN || NG_ASAN) ? ng_count_threads() : 0;
 	int rc = pthread_create(&m->thread, &attr, m_main, m);
+	if ((NG_TSAN || NG_ASAN) && rc == 0 && before > 0) {
+		int after = ng_count_threads();
+		if (after > before + 1)
+			S.san_threads += after - before - 1;
+	}
 	pthread_attr_destroy(&attr);
 	if (rc != 0)
 		ng_fatal("cannot create an OS thread for M%d: %s", m->id, strerror(rc));
@@ -484,21 +490,33 @@ out:
  * so while the process has more threads than the runtime knows about (Ms, the
  * thread in ng_run, registered foreign threads) no deadlock is declared:
  * a missed report is a hang the user can dump with SIGQUIT, a false one
- * kills a healthy job.  Sanitizer runtimes add background threads of their
- * own, allowed for here. */
-static bool unknown_threads_exist(void)
+ * kills a healthy job. */
+int ng_count_threads(void)
 {
 	DIR *d = opendir("/proc/self/task");
 	if (d == NULL)
-		return false; /* cannot tell: behave like Go */
+		return -1;
 	int n = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
 			n++;
 	closedir(d);
+	return n;
+}
+
+static bool unknown_threads_exist(void)
+{
+	int n = ng_count_threads();
+	if (n < 0)
+		return false; /* cannot tell: behave like Go */
 	int known = S.mcount + 1 + atomic_load(&S.foreign_registered);
-	known += NG_TSAN ? 1 : 0; /* TSan's background thread */
+	/* Sanitizer runtimes run helper threads of their own (TSan: one at
+	 * start, another at the first pthread_create of a forked child); in
+	 * those builds the threads that existed at boot, and any that appeared
+	 * beside an M's creation, are taken to be theirs. */
+	if (NG_TSAN || NG_ASAN)
+		known += (S.boot_threads > 1 ? S.boot_threads - 1 : 0) + S.san_threads;
 	return n > known;
 }
 
@@ -633,8 +651,8 @@ static ng_g *steal_work(ng_m *m, ng_p *p)
 			uint32_t taken;
 			ng_g *g = runq_steal(p, v, steal_next, &taken);
 			if (g != NULL) {
-				p->stats.steals++;
-				p->stats.stolen += taken;
+				OWN_ADD(p->stats.steals, 1);
+				OWN_ADD(p->stats.stolen, taken);
 				return g;
 			}
 		}
@@ -748,7 +766,7 @@ top:
 	}
 
 	/* Idle time is when dead goroutines' stack pages go back to the OS. */
-	if (NG_UNLIKELY(S.gfree_n > 1024))
+	if (NG_UNLIKELY(atomic_load_explicit(&S.gfree_avail, memory_order_relaxed) > 1024))
 		ng_gfree_trim(256);
 
 	/* stopm */
@@ -1025,7 +1043,7 @@ int ng_sched_init(int nprocs)
 	for (int i = nprocs - 1; i >= 0; i--)
 		pidleput_locked(S.allp[i]);
 	for (int i = 0; i < nprocs; i++)
-		S.allp[i]->stats.parks = 0;
+		atomic_store(&S.allp[i]->stats.parks, 0);
 	return 0;
 }
 
@@ -1068,9 +1086,11 @@ void ng_sched_shutdown(void)
 	atomic_store(&S.runqsize, 0);
 	S.mcount = 0;
 	S.nmsys = 0;
+	S.san_threads = 0;
 	atomic_store(&S.nmspinning, 0);
 	S.gfree = S.gfree_cold = S.gfree_nostack = NULL;
 	S.gfree_n = S.gfree_cold_n = S.gfree_nostack_n = 0;
+	atomic_store(&S.gfree_avail, 0);
 	S.main_g = NULL;
 	S.main_exited_via_ng_exit = false;
 	S.main_done_flag = false;
@@ -1104,7 +1124,13 @@ int ng_stats_proc(int proc, ng_proc_stats *out)
 		return -ESRCH;
 	if (proc < 0 || proc >= S.nprocs)
 		return -EINVAL;
-	*out = S.allp[proc]->stats;
+	const ng_pstats *st = &S.allp[proc]->stats;
+	out->runs = RELAXED(st->runs);
+	out->spawns = RELAXED(st->spawns);
+	out->steals = RELAXED(st->steals);
+	out->stolen = RELAXED(st->stolen);
+	out->global_gets = RELAXED(st->global_gets);
+	out->parks = RELAXED(st->parks);
 	return 0;
 }
 
@@ -1120,8 +1146,8 @@ int ng_stats_read(ng_stats *out)
 	out->m_wakes = atomic_load(&S.stat_wakes);
 	out->global_put = atomic_load(&S.stat_global_put);
 	for (int i = 0; i < S.nprocs; i++) {
-		out->steals += S.allp[i]->stats.steals;
-		out->spawns += S.allp[i]->stats.spawns;
+		out->steals += RELAXED(S.allp[i]->stats.steals);
+		out->spawns += RELAXED(S.allp[i]->stats.spawns);
 	}
 	return 0;
 }

@@ -49,6 +49,10 @@ static inline void ng_child_run(ng_child *c, int (*child_main)(void *), void *ar
 		setvbuf(stdout, NULL, _IONBF, 0);
 		if (env_name != NULL)
 			setenv(env_name, env_value, 1);
+			/* sanitizer builds run several times slower */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+		alarm_s *= 5;
+#endif
 		alarm(alarm_s);
 		int rc = child_main(arg);
 		fflush(NULL);

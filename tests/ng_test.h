@@ -28,4 +28,16 @@
 		}                                                                           \
 	} while (0)
 
+/* ThreadSanitizer keeps a thread context per fiber (goroutine) and dies past
+ * 8128 live ones, and runs everything ~10x slower: tests that keep more
+ * goroutines alive at once use a smaller count under TSan, and only there.
+ * Every other build runs the full size the acceptance criteria name. */
+#if defined(__SANITIZE_THREAD__)
+#define NG_TEST_TSAN              1
+#define NG_TEST_SCALE(full, tsan) (tsan)
+#else
+#define NG_TEST_TSAN              0
+#define NG_TEST_SCALE(full, tsan) (full)
+#endif
+
 #endif

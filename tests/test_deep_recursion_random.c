@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define N         100000
+#define N         NG_TEST_SCALE(100000, 10000)
 #define MAX_DEPTH 200
 #define WAVE      1000 /* divides N */
 
@@ -135,8 +135,10 @@ static int main_g(void *arg)
 	if (ng_procs() >= 2) {
 		CHECK(atomic_load(&saw_proc[0]));
 		CHECK(atomic_load(&saw_proc[1]));
-		/* some stacks really moved threads mid-recursion (thousands do) */
-		CHECK(atomic_load(&migrated) > 0);
+		/* some stacks really moved threads mid-recursion (thousands do;
+		 * under TSan's slow, smaller run it is down to timing) */
+		if (!NG_TEST_TSAN)
+			CHECK(atomic_load(&migrated) > 0);
 	}
 	return 0;
 }

@@ -34,7 +34,7 @@
 #include <time.h>
 
 #define THREADS    4
-#define PER_THREAD 5000
+#define PER_THREAD NG_TEST_SCALE(5000, 800)
 
 static _Atomic uint8_t ran[THREADS][PER_THREAD];
 static _Atomic uint8_t ran_child[THREADS][PER_THREAD];
@@ -248,7 +248,7 @@ static int child_inside_run(void *arg)
 {
 	(void)arg;
 	ng_config cfg = {0};
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < NG_TEST_SCALE(20, 4); i++) {
 		cfg.procs = 1 + i % 2;
 		nprocs_expected = cfg.procs;
 		int rc = ng_run(&cfg, run_main, NULL);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define N 10000
+#define N NG_TEST_SCALE(10000, 4000)
 
 static _Atomic uint8_t flags[N];
 static _Atomic long ran;

@@ -13,9 +13,9 @@
 #include <time.h>
 
 #define SPAWNERS    100
-#define PER_SPAWNER 10000
+#define PER_SPAWNER NG_TEST_SCALE(10000, 40)
 #define N           (SPAWNERS * PER_SPAWNER)
-#define TREE_DEPTH  20 /* levels 0..19 */
+#define TREE_DEPTH  NG_TEST_SCALE(20, 12) /* levels 0..19 */
 #define TREE_N      ((1u << TREE_DEPTH) - 1)
 
 static _Atomic uint8_t flags[TREE_N > N ? TREE_N : N];

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define N 1000000
+#define N NG_TEST_SCALE(1000000, 4000)
 
 static _Atomic uint8_t flags[N];
 static ng_waitgroup wg = NG_WAITGROUP_INIT;

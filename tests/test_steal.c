@@ -72,8 +72,9 @@ static int main_g(void *arg)
 	fprintf(stderr,
 	        "%d rounds: %ld goroutines on P0, %ld on P1, %ld on the spawner's other P\n",
 	        rounds, on_proc[0], on_proc[1], on_other);
-	CHECK(on_proc[0] > 0);
-	CHECK(on_proc[1] > 0);
+	/* Which P runs what is timing: on a slow run (sanitizers) the thief may
+	 * take every goroutine and the spawner's P run only main.  What must
+	 * hold is that the P that did not spawn them ran many. */
 	CHECK(on_other >= WANT_ON_OTHER);
 
 	ng_proc_stats s0, s1;
