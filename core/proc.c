@@ -146,27 +146,27 @@ static void gfree_publish_locked(void)
 	atomic_store_explicit(&S.gfree_avail, S.gfree_n + S.gfree_cold_n, memory_order_relaxed);
 }
 
-/* Refill p's free list from the global one (with stacks). */
+/* sched.lock held: move Gs from a global list to p's until p has half its
+ * quota. */
+static void gfree_refill_locked(ng_p *p, ng_g **list, int32_t *n)
+{
+	while (*list != NULL && p->gfree_n < NG_GFREE_LOCAL_MAX / 2) {
+		ng_g *g = *list;
+		*list = g->schedlink;
+		(*n)--;
+		g->schedlink = p->gfree;
+		p->gfree = g;
+		p->gfree_n++;
+	}
+}
+
+/* Refill p's free list from the global ones (hot stacks first). */
 static ng_g *gfget_global(ng_p *p)
 {
 	ng_g *got = NULL;
 	pthread_mutex_lock(&S.lock);
-	while (S.gfree != NULL && p->gfree_n < NG_GFREE_LOCAL_MAX / 2) {
-		ng_g *g = S.gfree;
-		S.gfree = g->schedlink;
-		S.gfree_n--;
-		g->schedlink = p->gfree;
-		p->gfree = g;
-		p->gfree_n++;
-	}
-	while (S.gfree_cold != NULL && p->gfree_n < NG_GFREE_LOCAL_MAX / 2) {
-		ng_g *g = S.gfree_cold;
-		S.gfree_cold = g->schedlink;
-		S.gfree_cold_n--;
-		g->schedlink = p->gfree;
-		p->gfree = g;
-		p->gfree_n++;
-	}
+	gfree_refill_locked(p, &S.gfree, &S.gfree_n);
+	gfree_refill_locked(p, &S.gfree_cold, &S.gfree_cold_n);
 	gfree_publish_locked();
 	pthread_mutex_unlock(&S.lock);
 	if (p->gfree != NULL) {
@@ -248,13 +248,7 @@ ng_g *ng_g_alloc(ng_p *p, size_t stack_size)
 
 void ng_g_free(ng_p *p, ng_g *g)
 {
-	atomic_store_explicit(&g->status, NG_G_DEAD, memory_order_relaxed);
-#if NG_TSAN
-	if (g->ctx.tsan_fiber != NULL) {
-		__tsan_destroy_fiber(g->ctx.tsan_fiber);
-		g->ctx.tsan_fiber = NULL;
-	}
-#endif
+	ng_g_mark_dead(g);
 	if (!g->stack.pooled) {
 		/* odd-sized stack: give it back now, keep the G */
 		ng_stack_free(p, &g->stack);

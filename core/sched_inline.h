@@ -40,6 +40,19 @@ static inline void ng_runq_put(ng_p *p, ng_g *g, bool next)
 	ng_runq_put_slow(p, g, next);
 }
 
+/* A goroutine has finished and we are off its stack: it is DEAD, and its
+ * TSan fiber (which must not be the current one) goes. */
+static inline void ng_g_mark_dead(ng_g *g)
+{
+	atomic_store_explicit(&g->status, NG_G_DEAD, memory_order_relaxed);
+#if NG_TSAN
+	if (g->ctx.tsan_fiber != NULL) {
+		__tsan_destroy_fiber(g->ctx.tsan_fiber);
+		g->ctx.tsan_fiber = NULL;
+	}
+#endif
+}
+
 /* Start a spinning M if a P is idle and nobody spins (Go's wakep). */
 static inline void ng_wakep(void)
 {
@@ -65,13 +78,7 @@ static inline __attribute__((always_inline)) void ng_post_switch_inline(ng_m *m)
 	if (after == NG_AFTER_EXIT && NG_LIKELY(g->stack.pooled) &&
 	    NG_LIKELY(p->gfree_n < NG_GFREE_LOCAL_MAX)) {
 		m->after = NG_AFTER_NONE;
-		atomic_store_explicit(&g->status, NG_G_DEAD, memory_order_relaxed);
-#if NG_TSAN
-		if (g->ctx.tsan_fiber != NULL) {
-			__tsan_destroy_fiber(g->ctx.tsan_fiber);
-			g->ctx.tsan_fiber = NULL;
-		}
-#endif
+		ng_g_mark_dead(g);
 		g->schedlink = p->gfree;
 		p->gfree = g;
 		p->gfree_n++;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build numago with warnings as errors and run every test under ctest, then
-# the format check, then the same tests under the asan (ASan+UBSan) and tsan
-# presets (NUMAGO_SANITIZERS=0 skips those).
+# the same tests under the asan (ASan+UBSan) and tsan presets
+# (NUMAGO_SANITIZERS=0 skips those), then the format check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
