@@ -445,6 +445,7 @@ void ng_g_describe_creator(const ng_g *g, char *buf, size_t n);
 typedef struct ng_debug {
 	int stackguard; /* forced enum ng_guard_kind, 0 auto */
 	int sigquit_exit;
+	int boot_threads_inert; /* threads present at boot never call numago */
 } ng_debug;
 extern ng_debug ng_debug_g;
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

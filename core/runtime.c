@@ -78,6 +78,10 @@ static void parse_debug(void)
 				    "NUMAGO_DEBUG: stackguard must be madvise, mprotect or check, "
 				    "not '%s'",
 				    val);
+		} else if (strcmp(tok, "bootthreads") == 0) {
+			/* e.g. under qemu-user, whose own threads would otherwise
+			 * keep the deadlock detector silent */
+			ng_debug_g.boot_threads_inert = strcmp(val, "inert") == 0;
 		} else if (strcmp(tok, "spin") == 0) {
 			spin_override = strtoll(val, NULL, 10);
 		} else {

@@ -514,8 +514,9 @@ static bool unknown_threads_exist(void)
 	/* Sanitizer runtimes run helper threads of their own (TSan: one at
 	 * start, another at the first pthread_create of a forked child); in
 	 * those builds the threads that existed at boot, and any that appeared
-	 * beside an M's creation, are taken to be theirs. */
-	if (NG_TSAN || NG_ASAN)
+	 * beside an M's creation, are taken to be theirs.  NUMAGO_DEBUG=
+	 * bootthreads=inert says the same of an emulator's threads. */
+	if (NG_TSAN || NG_ASAN || ng_debug_g.boot_threads_inert)
 		known += (S.boot_threads > 1 ? S.boot_threads - 1 : 0) + S.san_threads;
 	return n > known;
 }
