@@ -78,7 +78,7 @@ struct ng_g;
 /* ---- contexts (core/arch/<arch>/switch.S) ---- */
 
 /* A saved execution context.  sp must stay the first field. */
-typedef struct ng_ctx {
+typedef struct ng_regs {
 	void *sp; /* saved stack pointer; callee-saved registers live below it */
 #if NG_ASAN
 	const void *stack_lo; /* bounds announced to ASan on switch-in */
@@ -88,7 +88,7 @@ typedef struct ng_ctx {
 #if NG_TSAN
 	void *tsan_fiber;
 #endif
-} ng_ctx;
+} ng_regs;
 
 /* Save the current context's callee-saved state in *save_sp, load load_sp,
  * and return `m` in the resumed context (whatever its switcher passed). */
@@ -183,7 +183,7 @@ enum ng_waitreason {
 const char *ng_waitreason_str(int reason);
 
 typedef struct ng_g {
-	_Alignas(64) ng_ctx ctx;
+	_Alignas(64) ng_regs ctx;
 	/* aligned: Gs of different Ps share no cache line */ /* first: the switch saves here */
 	ng_stack stack;          /* owned by the G while it lives or is cached */
 	_Atomic uint32_t status; /* enum ng_gstatus; written by the owner M or the readier */
@@ -250,6 +250,11 @@ typedef struct ng_p {
 	_Atomic int inbox_n;
 	int *victims; /* steal order: other P ids (topology) */
 	int nvictims;
+	/* timers (timer.c): anyone may add, the owner and thieves run them */
+	_Alignas(NG_CACHELINE) _Atomic int32_t tlock;
+	_Atomic int64_t timer_next; /* earliest `when`, INT64_MAX if none; peeked unlocked */
+	struct ng_tmr **theap;
+	int32_t tn, tcap;
 } ng_p;
 
 /* ---- M ---- */
@@ -269,7 +274,7 @@ typedef struct ng_note {
 } ng_note;
 
 typedef struct ng_m {
-	ng_ctx g0;     /* the M's own pthread stack: scheduler loop */
+	ng_regs g0;     /* the M's own pthread stack: scheduler loop */
 	ng_g *curg;    /* G running on this M, NULL on g0 */
 	ng_p *p;       /* P held, NULL when idle */
 	ng_p *nextp;   /* P handed over by startm; sched.lock */
@@ -341,6 +346,9 @@ typedef struct ng_sched {
 	_Atomic int quiesce_waiting;
 	/* stats */
 	_Atomic uint64_t stat_spawns, stat_ms, stat_wakes, stat_global_put;
+	/* the idle M sleeping until the earliest timer (timer.c) */
+	_Atomic(struct ng_m *) timer_sleeper;
+	_Atomic int64_t timer_sleep_when; /* its wake time; INT64_MAX: none or unknown */
 	/* hooks other modules install: can anything still wake a goroutine? */
 	int (*pending_wakers[8])(void);
 	int npending_wakers;

@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "runq.h"
+#include "timer.h"
 #include "sched_inline.h"
 
 #include <dirent.h>
@@ -128,7 +129,7 @@ uint32_t ng_fastrand(void)
 
 /* ------------------------------------------------------------ switching --- */
 
-static inline ng_m *ctx_switch(ng_m *m, ng_ctx *from, ng_ctx *to, bool from_dies)
+static inline ng_m *ctx_switch(ng_m *m, ng_regs *from, ng_regs *to, bool from_dies)
 {
 #if NG_ASAN
 	__sanitizer_start_switch_fiber(from_dies ? NULL : &from->fake_stack, to->stack_lo,
@@ -673,6 +674,69 @@ static bool any_work_anywhere(void)
 	return false;
 }
 
+static void midle_remove_locked(ng_m *m)
+{
+	for (ng_m **pp = &S.midle; *pp != NULL; pp = &(*pp)->schedlink)
+		if (*pp == m) {
+			*pp = m->schedlink;
+			m->schedlink = NULL;
+			S.nmidle--;
+			return;
+		}
+	ng_fatal("scheduler: idle M %d missing from the idle list", m->id);
+}
+
+/* The M is on the idle list: sleep until startm hands it a P (returned), or
+ * the runtime stops (NULL).  While timers are pending one idle M sleeps only
+ * until the earliest of them, then takes an idle P to run it (timer.c has
+ * the protocol with ng_tmr_add).  Wakeups can be spurious: a poke meant for
+ * an earlier sleeper, or one for a timer someone else already ran. */
+static ng_p *stopm_sleep(ng_m *m)
+{
+	for (;;) {
+		int64_t when = ng_timers_earliest();
+		bool sleeper = false;
+		if (when != INT64_MAX) {
+			ng_m *none = NULL;
+			if (atomic_compare_exchange_strong_explicit(&S.timer_sleeper, &none, m,
+			                                            memory_order_seq_cst,
+			                                            memory_order_relaxed)) {
+				sleeper = true;
+				atomic_store_explicit(&S.timer_sleep_when, when, memory_order_seq_cst);
+				int64_t again = ng_timers_earliest();
+				if (again < when) {
+					when = again;
+					atomic_store_explicit(&S.timer_sleep_when, when,
+					                      memory_order_seq_cst);
+				}
+			}
+		}
+		if (sleeper) {
+			ng_note_sleep_until(&m->park, when);
+			atomic_store_explicit(&S.timer_sleep_when, INT64_MAX, memory_order_seq_cst);
+			atomic_store_explicit(&S.timer_sleeper, NULL, memory_order_seq_cst);
+		} else {
+			ng_note_sleep(&m->park);
+		}
+		ng_note_clear(&m->park);
+		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
+			return NULL;
+		pthread_mutex_lock(&S.lock);
+		ng_p *p = m->nextp;
+		if (p != NULL) {
+			m->nextp = NULL;
+			pthread_mutex_unlock(&S.lock);
+			return p;
+		}
+		if (ng_timers_earliest() <= ng_nanotime() && (p = pidleget_locked()) != NULL) {
+			midle_remove_locked(m);
+			pthread_mutex_unlock(&S.lock);
+			return p;
+		}
+		pthread_mutex_unlock(&S.lock);
+	}
+}
+
 /* Find a G to run, parking the M when there is none.  Returns NULL when the
  * runtime is stopping (the M then exits).  Runs on g0. */
 static ng_g *findrunnable(ng_m *m, bool *inherit)
@@ -683,6 +747,7 @@ top:
 	if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 		return NULL;
 	ng_p *p = m->p;
+	ng_timers_run(p, 0);
 	if (p->schedtick % 61 == 0 && atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
 		pthread_mutex_lock(&S.lock);
 		g = globrunq_get_locked(p, 1);
@@ -728,6 +793,14 @@ top:
 			for (int i = 0; i < 32; i++)
 				ng_cpu_relax();
 		}
+	}
+
+	/* Timers due now (ours or a busy P's) are work too. */
+	if (ng_timers_earliest() <= ng_nanotime()) {
+		for (int i = 0; i < S.nprocs; i++)
+			ng_timers_run(S.allp[i], 0);
+		if ((g = runq_get(p, inherit)) != NULL)
+			return g;
 	}
 
 	/* Give up the P.  Last checks under the lock that also guards the idle
@@ -781,14 +854,9 @@ top:
 	S.nmidle++;
 	ng_checkdead_locked();
 	pthread_mutex_unlock(&S.lock);
-	ng_note_sleep(&m->park);
-	ng_note_clear(&m->park);
-	if (atomic_load_explicit(&S.stopping, memory_order_acquire))
+	p = stopm_sleep(m);
+	if (p == NULL)
 		return NULL;
-	pthread_mutex_lock(&S.lock);
-	p = m->nextp;
-	m->nextp = NULL;
-	pthread_mutex_unlock(&S.lock);
 	acquirep(m, p);
 	goto top;
 }
@@ -855,6 +923,8 @@ static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 		next = globrunq_get_locked(p, 1);
 		pthread_mutex_unlock(&S.lock);
 	}
+	if (NG_UNLIKELY(atomic_load_explicit(&p->timer_next, memory_order_relaxed) != INT64_MAX))
+		ng_timers_run(p, 0);
 	if (next == NULL && NG_UNLIKELY(atomic_load_explicit(&p->inbox_n, memory_order_relaxed)))
 		next = inbox_get(p);
 	if (next == NULL)
@@ -1043,6 +1113,7 @@ int ng_sched_init(int nprocs)
 	/* every P starts idle; Ms are created on demand */
 	for (int i = nprocs - 1; i >= 0; i--)
 		pidleput_locked(S.allp[i]);
+	ng_timers_init();
 	for (int i = 0; i < nprocs; i++)
 		atomic_store(&S.allp[i]->stats.parks, 0);
 	return 0;
@@ -1072,6 +1143,7 @@ void ng_sched_shutdown(void)
 	}
 	pthread_mutex_unlock(&S.lock);
 	ng_allg_free_all();
+	ng_timers_fini();
 	for (int i = 0; i < S.nprocs; i++) {
 		ng_p *p = S.allp[i];
 		pthread_mutex_destroy(&p->inbox_lock);

@@ -46,6 +46,7 @@ int ng_waitgroup_wait(ng_waitgroup *wg)
 		waitq_unlock(&wg->q);
 		return 0;
 	}
-	ng_waiter w = {0};
+	ng_waiter w;
+	waiter_init(&w);
 	return ng_waitq_block(&wg->q, &w, NG_WAIT_WAITGROUP);
 }

@@ -22,9 +22,21 @@ typedef struct ng_waiter {
 	struct ng_waiter *next, *prev;
 	ng_g *g;          /* the goroutine, or NULL for a foreign thread */
 	ng_note note;     /* foreign thread sleeps here */
-	void *data;       /* for the primitive (element pointer, weight, ...) */
+	void *data;       /* for the primitive (element pointer, ...) */
+	int64_t weight;   /* for the primitive (semaphore weight, ...) */
 	int result;       /* set by the waker */
+	bool linked;      /* in a queue; the queue's lock */
+	bool fblocked;    /* foreign waiter counted itself blocked (deadlock detector) */
 	_Atomic int done; /* set by the waker before waking: 1 */
+	/* Claim word: whoever moves it 0 -> 1 (a waker, or the deadline) owns
+	 * the wakeup; the loser backs off.  Usually &own_claim; a select points
+	 * all its cases' waiters at one shared word. */
+	_Atomic int *claim;
+	_Atomic int own_claim;
+	/* channels and select (chan.c) */
+	struct ng_chan *chan;
+	int case_index;
+	bool success; /* the operation completed (vs. woken by close) */
 } ng_waiter;
 
 static inline void waitq_lock(ng_waitq_ *q)
@@ -57,20 +69,7 @@ static inline void waitq_push(ng_waitq_ *q, ng_waiter *w)
 	else
 		q->head = w;
 	q->tail = w;
-}
-
-static inline ng_waiter *waitq_pop(ng_waitq_ *q)
-{
-	ng_waiter *w = q->head;
-	if (w != NULL) {
-		q->head = w->next;
-		if (q->head != NULL)
-			((ng_waiter *)q->head)->prev = NULL;
-		else
-			q->tail = NULL;
-		w->next = w->prev = NULL;
-	}
-	return w;
+	w->linked = true;
 }
 
 static inline void waitq_remove(ng_waitq_ *q, ng_waiter *w)
@@ -84,12 +83,74 @@ static inline void waitq_remove(ng_waitq_ *q, ng_waiter *w)
 	else
 		q->tail = w->prev;
 	w->next = w->prev = NULL;
+	w->linked = false;
 }
 
-/* Block the caller on q, which the caller has locked; returns with q
- * unlocked once a waker called waitq_wake on w.  Returns w->result. */
-int ng_waitq_block(ng_waitq_ *q, ng_waiter *w, int reason);
-/* Wake a dequeued waiter (q's lock may or may not be held). */
+static inline bool waiter_claim(ng_waiter *w)
+{
+	int zero = 0;
+	return atomic_compare_exchange_strong_explicit(w->claim, &zero, 1, memory_order_acq_rel,
+	                                               memory_order_acquire);
+}
+
+/* Unlink and return the first waiter this caller could claim (q locked);
+ * waiters whose deadline (or another select case) won are dropped on the
+ * way: they unlink nothing themselves once they find `linked` false. */
+static inline ng_waiter *waitq_pop(ng_waitq_ *q)
+{
+	ng_waiter *w;
+	while ((w = q->head) != NULL) {
+		waitq_remove(q, w);
+		if (waiter_claim(w))
+			return w;
+	}
+	return NULL;
+}
+
+/* The first waiter without unlinking or claiming it (NULL if empty). */
+static inline ng_waiter *waitq_peek(ng_waitq_ *q)
+{
+	return q->head;
+}
+
+/* Prepare a waiter record (on the waiter's stack). */
+static inline void waiter_init(ng_waiter *w)
+{
+	w->next = w->prev = NULL;
+	w->g = NULL;
+	w->data = NULL;
+	w->weight = 0;
+	w->result = 0;
+	w->linked = false;
+	w->fblocked = false;
+	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->own_claim, 0, memory_order_relaxed);
+	w->claim = &w->own_claim;
+	w->chan = NULL;
+	w->case_index = -1;
+	w->success = false;
+}
+
+/* Block the caller on q, which the caller has locked, with w (waiter_init'd
+ * and filled) queued at the tail; returns with q unlocked, once a waker
+ * claimed w and called ng_waitq_wake (its result), or with -ETIMEDOUT once
+ * the deadline passed (w then is no longer queued).  NG_FOREVER: no
+ * deadline; a deadline already past returns -ETIMEDOUT without blocking. */
+int ng_waitq_block_until(ng_waitq_ *q, ng_waiter *w, int reason, int64_t deadline);
+static inline int ng_waitq_block(ng_waitq_ *q, ng_waiter *w, int reason)
+{
+	return ng_waitq_block_until(q, w, reason, NG_FOREVER);
+}
+/* Wake a waiter the caller claimed (waitq_pop does); q's lock may or may
+ * not be held. */
 void ng_waitq_wake(ng_waiter *w, int result);
+
+/* The two halves of a blocking wait, for primitives that queue one waiter
+ * on several queues (select): park/sleep until w->claim is won by a waker
+ * or the deadline.  `unlock(arg)` releases whatever the caller holds, once
+ * the caller is safely asleep.  Returns true if a waker won (w->result is
+ * set), false on timeout: the caller must then unlink w itself. */
+bool ng_waiter_sleep(ng_waiter *w, int reason, int64_t deadline, void (*unlock)(void *arg),
+                     void *arg);
 
 #endif

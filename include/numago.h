@@ -4,7 +4,10 @@
 #define NUMAGO_H
 
 #include <numago/runtime.h>
-#include <numago/perf.h>
+#include <numago/chan.h>
+#include <numago/time.h>
 #include <numago/sync.h>
+#include <numago/context.h>
+#include <numago/perf.h>
 
 #endif

@@ -11,6 +11,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Absolute deadlines (CLOCK_MONOTONIC ns) of blocking calls: wait forever. */
+#ifndef NG_FOREVER
+#define NG_FOREVER ((int64_t)-1)
+#endif
+
 #pragma GCC visibility push(default)
 
 /* What the runtime does when every goroutine is blocked and nothing can
@@ -93,6 +98,12 @@ void ng_dump_goroutines(int fd);
 
 /* Number of goroutines that have not yet finished. */
 int64_t ng_num_goroutines(void);
+/* Goroutine leak check (like go.uber.org/goleak): waits until every other
+ * goroutine has either exited or is blocked (runnable ones get until
+ * `settle_deadline` to finish; NG_FOREVER allowed), then writes one dump
+ * line per goroutine still alive, other than the caller, to fd (-1: write
+ * nothing) and returns how many there are. */
+int64_t ng_leak_check(int fd, int64_t settle_deadline);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
