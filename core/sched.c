@@ -702,7 +702,8 @@ static ng_p *stopm_sleep(ng_m *m)
 			                                            memory_order_seq_cst,
 			                                            memory_order_relaxed)) {
 				sleeper = true;
-				atomic_store_explicit(&S.timer_sleep_when, when, memory_order_seq_cst);
+				atomic_store_explicit(&S.timer_sleep_when, when,
+				                      memory_order_seq_cst);
 				int64_t again = ng_timers_earliest();
 				if (again < when) {
 					when = again;
