@@ -217,6 +217,12 @@ int64_t ng_timers_run(ng_p *p, int64_t now)
 		atomic_store_explicit(&t->state, NG_TMR_RUNNING, memory_order_release);
 		publish_next(p);
 		tunlock(p);
+		if (t->flags & NG_TMR_F_FREE) {
+			t->fn(t, now);
+			free(t);
+			tlock(p);
+			continue;
+		}
 		t->fn(t, now);
 		if (t->period > 0) {
 			/* Go's Ticker: the next tick follows the schedule, not the
@@ -286,9 +292,14 @@ void ng_timers_fini(void)
 		ng_p *p = S.allp[i];
 		/* timers still queued belong to their owners; forget them */
 		for (int32_t k = 0; k < p->tn; k++) {
-			p->theap[k]->idx = -1;
-			p->theap[k]->pid = -1;
-			atomic_store(&p->theap[k]->state, NG_TMR_IDLE);
+			ng_tmr *t = p->theap[k];
+			t->idx = -1;
+			t->pid = -1;
+			atomic_store(&t->state, NG_TMR_IDLE);
+			if (t->flags & NG_TMR_F_FREE) {
+				t->fn(t, 0); /* now == 0: cancelled, release what you hold */
+				free(t);
+			}
 		}
 		free(p->theap);
 		p->theap = NULL;

@@ -24,13 +24,19 @@ struct ng_tmr {
 	int32_t idx;           /* index in its heap, -1 when not in one; heap lock */
 	int32_t pid;           /* P whose heap holds it; heap lock */
 	_Atomic int32_t state; /* NG_TMR_* */
+	uint32_t flags;        /* NG_TMR_F_* */
 };
+
+/* One-shot timer the runtime free()s after its callback returns: nobody
+ * may ng_tmr_del it (ng_after's).  At shutdown, one still queued gets its
+ * callback with now == 0 (release, don't fire) and is freed. */
+#define NG_TMR_F_FREE 1u
 
 enum { NG_TMR_IDLE = 0, NG_TMR_QUEUED = 1, NG_TMR_RUNNING = 2 };
 
-#define NG_TMR_INIT(fn_, arg_)                 \
-	{                                      \
-		0, 0, (fn_), (arg_), -1, -1, 0 \
+#define NG_TMR_INIT(fn_, arg_)                    \
+	{                                         \
+		0, 0, (fn_), (arg_), -1, -1, 0, 0 \
 	}
 
 /* Arm t at `when` (re-arming a queued timer moves it). */

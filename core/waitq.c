@@ -57,23 +57,23 @@ bool ng_waiter_sleep(ng_waiter *w, int reason, int64_t deadline, void (*unlock)(
 	 * thread as blocked for the deadlock detector; a timed one does not:
 	 * the thread will come back by itself. */
 	w->g = NULL;
-	ng_note_clear(&w->note);
+	ng_note_clear(w->notep);
 	w->fblocked = deadline == NG_FOREVER;
 	unlock(arg);
 	if (w->fblocked) {
 		ng_foreign_blocking(true);
-		ng_note_sleep(&w->note);
+		ng_note_sleep(w->notep);
 		ng_foreign_unblocked_counted(); /* the waker counted us active */
 		return true;
 	}
 	ng_foreign_register();
-	if (ng_note_sleep_until(&w->note, deadline))
+	if (ng_note_sleep_until(w->notep, deadline))
 		return true;
 	if (waiter_claim(w))
 		return false;
 	/* A waker claimed us just as the deadline passed: it is about to
 	 * wake us, and our record must stay valid until it has. */
-	ng_note_sleep(&w->note);
+	ng_note_sleep(w->notep);
 	return true;
 }
 
@@ -106,10 +106,11 @@ void ng_waitq_wake(ng_waiter *w, int result)
 		atomic_store_explicit(&w->done, 1, memory_order_release);
 		ng_ready(g);
 	} else {
+		ng_note *n = w->notep;
 		if (w->fblocked)
 			ng_foreign_wake_counted();
 		atomic_store_explicit(&w->done, 1, memory_order_release);
 		/* after this the waiter may return and its record vanish */
-		ng_note_wakeup(&w->note);
+		ng_note_wakeup(n);
 	}
 }

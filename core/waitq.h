@@ -21,7 +21,8 @@
 typedef struct ng_waiter {
 	struct ng_waiter *next, *prev;
 	ng_g *g;          /* the goroutine, or NULL for a foreign thread */
-	ng_note note;     /* foreign thread sleeps here */
+	ng_note note;     /* foreign thread sleeps here... */
+	ng_note *notep;   /* ...or on a note shared by all its waiters (select) */
 	void *data;       /* for the primitive (element pointer, ...) */
 	int64_t weight;   /* for the primitive (semaphore weight, ...) */
 	int result;       /* set by the waker */
@@ -118,6 +119,7 @@ static inline void waiter_init(ng_waiter *w)
 {
 	w->next = w->prev = NULL;
 	w->g = NULL;
+	w->notep = &w->note;
 	w->data = NULL;
 	w->weight = 0;
 	w->result = 0;

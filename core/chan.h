@@ -1,0 +1,124 @@
+/* core/chan.h — the channel structure, shared by chan.c and select.c. */
+#ifndef NG_CORE_CHAN_H
+#define NG_CORE_CHAN_H
+
+#include "waitq.h"
+
+#include <numago/chan.h>
+
+#include <errno.h>
+#include <string.h>
+
+struct ng_chan {
+	_Atomic int32_t lock;    /* spinlock: sections are a copy and a few links */
+	_Atomic uint32_t closed; /* written under lock, read lock-free by fast paths */
+	_Atomic size_t qcount;   /* elements in buf; lock-free reads by fast paths */
+	size_t cap;
+	size_t elemsize;
+	size_t sendx, recvx;
+	ng_waitq_ recvq, sendq; /* their own lock fields are unused: c->lock guards them */
+	_Atomic int64_t refs;
+	char *buf;
+};
+
+static inline void chan_lock(ng_chan *c)
+{
+	for (int spins = 0;; spins++) {
+		int32_t zero = 0;
+		if (atomic_load_explicit(&c->lock, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&c->lock, &zero, 1, memory_order_acquire,
+		                                          memory_order_relaxed))
+			return;
+		if (spins < 64)
+			ng_cpu_relax();
+		else
+			sched_yield(); /* the holder lost its CPU: let it finish */
+	}
+}
+
+static inline void chan_unlock(ng_chan *c)
+{
+	atomic_store_explicit(&c->lock, 0, memory_order_release);
+}
+
+/* Queue heads read without the lock (fast paths only ever act on them
+ * under the lock). */
+static inline bool waitq_nonempty_relaxed(ng_waitq_ *q)
+{
+	return __atomic_load_n(&q->head, __ATOMIC_RELAXED) != NULL;
+}
+
+static inline void chan_copy(ng_chan *c, void *dst, const void *src)
+{
+	if (c->elemsize != 0 && dst != NULL)
+		memcpy(dst, src, c->elemsize);
+}
+
+static inline void chan_zero(ng_chan *c, void *dst)
+{
+	if (c->elemsize != 0 && dst != NULL)
+		memset(dst, 0, c->elemsize);
+}
+
+static inline char *chan_slot(ng_chan *c, size_t i)
+{
+	return c->buf + i * c->elemsize;
+}
+
+/* With c locked: a claimed, blocked receiver takes elem directly. */
+static inline void chan_send_direct(ng_chan *c, ng_waiter *recv, const void *elem)
+{
+	chan_copy(c, recv->data, elem);
+	recv->success = true;
+}
+
+/* With c locked: take from a claimed, blocked sender.  Buffered: the head
+ * of the buffer is ours and the sender's element goes to the tail (which is
+ * the same slot: the buffer is full), keeping FIFO order. */
+static inline void chan_recv_direct(ng_chan *c, ng_waiter *send, void *elem)
+{
+	if (c->cap == 0) {
+		chan_copy(c, elem, send->data);
+	} else {
+		char *slot = chan_slot(c, c->recvx);
+		chan_copy(c, elem, slot);
+		chan_copy(c, slot, send->data);
+		if (++c->recvx == c->cap)
+			c->recvx = 0;
+		c->sendx = c->recvx;
+	}
+	send->success = true;
+}
+
+static inline void chan_buf_put(ng_chan *c, const void *elem)
+{
+	if (c->elemsize != 0)
+		memcpy(chan_slot(c, c->sendx), elem, c->elemsize);
+	if (++c->sendx == c->cap)
+		c->sendx = 0;
+	atomic_store_explicit(&c->qcount,
+	                      atomic_load_explicit(&c->qcount, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+static inline void chan_buf_take(ng_chan *c, void *elem)
+{
+	char *slot = chan_slot(c, c->recvx);
+	chan_copy(c, elem, slot);
+	if (++c->recvx == c->cap)
+		c->recvx = 0;
+	atomic_store_explicit(&c->qcount,
+	                      atomic_load_explicit(&c->qcount, memory_order_relaxed) - 1,
+	                      memory_order_relaxed);
+}
+
+/* Wake a waiter claimed under the lock, after unlocking: result is 0 when
+ * the operation happened, -EPIPE when close woke it. */
+static inline void chan_wake(ng_waiter *w)
+{
+	ng_waitq_wake(w, w->success ? 0 : -EPIPE);
+}
+
+void ng_chan_free(ng_chan *c);
+
+#endif
