@@ -1,6 +1,6 @@
 /* bench/peer.h — run the peer implementation in the same run and parse its
  * figures, so every table row compares like with like on the same machine
- * state.  Go: `go test -run X -bench <regex> runtime` (Debian's golang-go),
+ * state.  Go: `go test -run X -bench <regex> <package>` (Debian's golang-go),
  * or a small Go program under bench/go/.  A missing toolchain is reported,
  * never faked: the peer column then says "n/a". */
 #ifndef NG_BENCH_PEER_H
@@ -35,18 +35,21 @@ static inline void peer_go_env(void)
 	setenv("GO111MODULE", "auto", 0);
 }
 
-/* Run Go's runtime benchmarks matching regex; fill rows (name without the
- * "Benchmark" prefix and "-N" suffix).  Returns the number of rows, or -1. */
-static inline int peer_go_runtime_bench(const char *regex, int count, int benchtime_ms,
-                                        peer_row *rows, int max)
+/* Run the benchmarks of Go package pkg ("runtime", "sync", ...) matching
+ * regex; fill rows (name without the "Benchmark" prefix and the "-GOMAXPROCS"
+ * suffix, sub-benchmarks as "MakeChan/Byte"), each with the min over the
+ * -count runs.  Returns the number of rows, or -1 (no toolchain, or the run
+ * failed and produced nothing).  The regex is single-quoted for the shell:
+ * it must not contain a single quote. */
+static inline int peer_go_bench(const char *pkg, const char *regex, int count, int benchtime_ms,
+                                peer_row *rows, int max)
 {
-	if (!peer_have_go())
+	if (!peer_have_go() || strchr(regex, '\'') != NULL)
 		return -1;
 	peer_go_env();
-	char cmd[512];
-	snprintf(cmd, sizeof cmd,
-	         "go test -run XXX -bench '%s' -benchtime %dms -count %d runtime 2>&1", regex,
-	         benchtime_ms, count);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "go test -run XXX -bench '%s' -benchtime %dms -count %d %s 2>&1",
+	         regex, benchtime_ms, count, pkg);
 	FILE *f = popen(cmd, "r");
 	if (f == NULL)
 		return -1;
@@ -79,6 +82,13 @@ static inline int peer_go_runtime_bench(const char *regex, int count, int bencht
 	}
 	int st = pclose(f);
 	return st == 0 || n > 0 ? n : -1;
+}
+
+/* Go's runtime benchmarks matching regex (see peer_go_bench). */
+static inline int peer_go_runtime_bench(const char *regex, int count, int benchtime_ms,
+                                        peer_row *rows, int max)
+{
+	return peer_go_bench("runtime", regex, count, benchtime_ms, rows, max);
 }
 
 static inline const peer_row *peer_find(const peer_row *rows, int n, const char *name)
