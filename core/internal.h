@@ -253,6 +253,7 @@ typedef struct ng_p {
 	/* timers (timer.c): anyone may add, the owner and thieves run them */
 	_Alignas(NG_CACHELINE) _Atomic int32_t tlock;
 	_Atomic int64_t timer_next; /* earliest `when`, INT64_MAX if none; peeked unlocked */
+	uint32_t tpoll;             /* owner: switches since timers were last looked at */
 	struct ng_tmr **theap;
 	int32_t tn, tcap;
 } ng_p;
@@ -274,7 +275,7 @@ typedef struct ng_note {
 } ng_note;
 
 typedef struct ng_m {
-	ng_regs g0;     /* the M's own pthread stack: scheduler loop */
+	ng_regs g0;    /* the M's own pthread stack: scheduler loop */
 	ng_g *curg;    /* G running on this M, NULL on g0 */
 	ng_p *p;       /* P held, NULL when idle */
 	ng_p *nextp;   /* P handed over by startm; sched.lock */

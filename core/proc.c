@@ -436,6 +436,7 @@ void ng_g_start(ng_m *m, ng_g *g)
 	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
 	ng_post_switch_inline(m);
+	ng_timers_poll(m);
 	g->fn(g->arg);
 	ng_exit();
 }

@@ -924,8 +924,6 @@ static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 		next = globrunq_get_locked(p, 1);
 		pthread_mutex_unlock(&S.lock);
 	}
-	if (NG_UNLIKELY(atomic_load_explicit(&p->timer_next, memory_order_relaxed) != INT64_MAX))
-		ng_timers_run(p, 0);
 	if (next == NULL && NG_UNLIKELY(atomic_load_explicit(&p->inbox_n, memory_order_relaxed)))
 		next = inbox_get(p);
 	if (next == NULL)
@@ -934,12 +932,14 @@ static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 		execute(m, next, inherit);
 		m = ctx_switch(m, &g->ctx, &next->ctx, dying);
 		ng_post_switch_inline(m);
+		ng_timers_poll(m);
 		return m;
 	}
 to_g0:
 	m->curg = NULL;
 	m = ctx_switch(m, &g->ctx, &m->g0, dying);
 	ng_post_switch_inline(m);
+	ng_timers_poll(m);
 	return m;
 }
 
@@ -1019,6 +1019,7 @@ void ng_yield(void)
 	execute(m, next, inherit);
 	m = ctx_switch(m, &g->ctx, &next->ctx, false);
 	ng_post_switch_inline(m);
+	ng_timers_poll(m);
 }
 
 /* The calling goroutine is finished: switch away for good. */

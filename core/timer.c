@@ -216,6 +216,13 @@ int64_t ng_timers_run(ng_p *p, int64_t now)
 		t->pid = -1;
 		atomic_store_explicit(&t->state, NG_TMR_RUNNING, memory_order_release);
 		publish_next(p);
+		if (t->flags & NG_TMR_F_NOWAIT) {
+			atomic_store_explicit(&t->state, NG_TMR_IDLE, memory_order_release);
+			tunlock(p);
+			t->fn(t, now);
+			tlock(p);
+			continue;
+		}
 		tunlock(p);
 		if (t->flags & NG_TMR_F_FREE) {
 			t->fn(t, now);
@@ -296,9 +303,11 @@ void ng_timers_fini(void)
 			t->idx = -1;
 			t->pid = -1;
 			atomic_store(&t->state, NG_TMR_IDLE);
-			if (t->flags & NG_TMR_F_FREE) {
+			uint32_t fl = t->flags;
+			if (fl & (NG_TMR_F_FREE | NG_TMR_F_NOWAIT)) {
 				t->fn(t, 0); /* now == 0: cancelled, release what you hold */
-				free(t);
+				if (fl & NG_TMR_F_FREE)
+					free(t);
 			}
 		}
 		free(p->theap);

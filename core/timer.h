@@ -31,6 +31,11 @@ struct ng_tmr {
  * may ng_tmr_del it (ng_after's).  At shutdown, one still queued gets its
  * callback with now == 0 (release, don't fire) and is freed. */
 #define NG_TMR_F_FREE 1u
+/* One-shot timer that is IDLE (and untouched by the runtime) from the
+ * moment its callback starts: ng_tmr_del never waits for it, so the
+ * callback may free the record.  The owner keeps what the callback needs
+ * alive by other means (a reference the callback drops). */
+#define NG_TMR_F_NOWAIT 2u
 
 enum { NG_TMR_IDLE = 0, NG_TMR_QUEUED = 1, NG_TMR_RUNNING = 2 };
 
