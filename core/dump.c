@@ -14,6 +14,8 @@
 #include "fmt.h"
 #include "internal.h"
 
+#include <numago/time.h>
+
 #include <dlfcn.h>
 #include <signal.h>
 #include <string.h>
@@ -141,6 +143,52 @@ void ng_deadlock_report(int fd, const char *headline)
 	fmt_s(&f, "\n\n");
 	fmt_flush(&f, fd);
 	dump_all(fd, true);
+}
+
+/* goleak's approach: give goroutines that can still run a moment to finish,
+ * then whatever is alive besides the caller has leaked.  Only blocked (or
+ * never-ending) goroutines remain once the runnable ones settle. */
+int64_t ng_leak_check(int fd, int64_t settle_deadline)
+{
+	uint64_t self = ng_id();
+	for (int64_t pause = 100000;; pause = pause < 10000000 ? 2 * pause : pause) {
+		size_t n;
+		ng_g **a = ng_allgs_snapshot(&n);
+		int busy = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t st = atomic_load_explicit(&a[i]->status, memory_order_acquire);
+			if (a[i]->id != self && (st == NG_G_RUNNABLE || st == NG_G_RUNNING ||
+			                         st == NG_G_SYSCALL || st == NG_G_PREEMPTED))
+				busy++;
+		}
+		if (busy == 0)
+			break;
+		int64_t now = ng_nanotime();
+		if (settle_deadline != NG_FOREVER && now >= settle_deadline)
+			break;
+		int64_t until = now + pause;
+		if (settle_deadline != NG_FOREVER && until > settle_deadline)
+			until = settle_deadline;
+		ng_sleep_until(until);
+	}
+	char buf[1024];
+	ng_fmt f = {buf, sizeof buf, 0};
+	size_t n;
+	ng_g **a = ng_allgs_snapshot(&n);
+	int64_t now = ng_coarse_now();
+	int64_t leaked = 0;
+	for (size_t i = 0; i < n; i++) {
+		const ng_g *g = a[i];
+		uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+		if (st == NG_G_DEAD || st == NG_G_IDLE || g->id == self)
+			continue;
+		leaked++;
+		if (fd >= 0) {
+			dump_one(&f, g, now, false);
+			fmt_flush(&f, fd);
+		}
+	}
+	return leaked;
 }
 
 static struct sigaction old_quit;
