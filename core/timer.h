@@ -22,7 +22,7 @@ struct ng_tmr {
 	ng_tmr_fn fn;
 	void *arg;
 	int32_t idx;           /* index in its heap, -1 when not in one; heap lock */
-	int32_t pid;           /* P whose heap holds it; heap lock */
+	_Atomic int32_t pid;   /* P whose heap holds it; written under that heap lock */
 	_Atomic int32_t state; /* NG_TMR_* */
 	uint32_t flags;        /* NG_TMR_F_* */
 };
