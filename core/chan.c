@@ -12,8 +12,9 @@
  * "not ready" is decided from a relaxed look at the queues, the count and
  * the closed flag, in an order that makes the answer true at some instant.
  *
- * Lifetime: references.  A blocked operation holds one while it sleeps, so
- * a channel released by everyone else survives until its waiters leave.
+ * Lifetime: references.  A timed wait and a select hold one while they
+ * sleep (they touch the channel again after waking); an untimed wait does
+ * not need one: once woken it never touches the channel again.
  */
 #define _GNU_SOURCE
 #include "chan.h"
@@ -102,8 +103,15 @@ static int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t 
 	waiter_init(&w);
 	w.data = elem;
 	w.chan = c;
-	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 	waitq_push(q, &w);
+	if (deadline == NG_FOREVER) {
+		/* Woken means done with c: no reference needed (and none paid
+		 * for on the hot path). */
+		ng_waiter_sleep(&w, reason, deadline, unlock_chan, c);
+		return w.result;
+	}
+	/* A timed-out waiter unlinks itself from c: keep c alive until then. */
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 	int rc;
 	if (ng_waiter_sleep(&w, reason, deadline, unlock_chan, c)) {
 		rc = w.result;

@@ -776,6 +776,7 @@ top:
 			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
 		}
 		int64_t deadline = S.spin_ns > 0 ? ng_nanotime() + S.spin_ns : 0;
+		int backoff = 32;
 		for (;;) {
 			if ((g = steal_work(m, p)) != NULL)
 				return g;
@@ -791,8 +792,13 @@ top:
 			if (atomic_load_explicit(&S.stopping, memory_order_relaxed) ||
 			    deadline == 0 || ng_nanotime() >= deadline)
 				break;
-			for (int i = 0; i < 32; i++)
+			/* Back off between looks: every look reads the victims'
+			 * queue words, and each read steals the line from an
+			 * owner that is busy writing it. */
+			for (int i = 0; i < backoff; i++)
 				ng_cpu_relax();
+			if (backoff < 1024)
+				backoff *= 2;
 		}
 	}
 

@@ -263,6 +263,7 @@ static int select_slow(ng_case *cases, int64_t deadline, const uint32_t *pollord
 		ng_waiter *w = &waiters[i];
 		waiter_init(w);
 		w->claim = claim;
+		w->contested = true;
 		w->notep = &waiters[0].note;
 		w->g = g;
 		w->fblocked = g == NULL && deadline == NG_FOREVER;

@@ -41,6 +41,8 @@ bool ng_waiter_sleep(ng_waiter *w, int reason, int64_t deadline, void (*unlock)(
                      void *arg)
 {
 	ng_m *m = ng_getm();
+	if (deadline != NG_FOREVER)
+		w->contested = true; /* still under the caller's lock: no waker saw w yet */
 	if (m != NULL && m->curg != NULL) {
 		w->g = m->curg;
 		sleep_park sp = {.t = NG_TMR_INIT(deadline_fired, w),

@@ -34,6 +34,9 @@ typedef struct ng_waiter {
 	 * all its cases' waiters at one shared word. */
 	_Atomic int *claim;
 	_Atomic int own_claim;
+	/* Someone besides a waker may claim it (a deadline, another select
+	 * case).  An uncontested waiter is the waker's alone: no CAS. */
+	bool contested;
 	/* channels and select (chan.c) */
 	struct ng_chan *chan;
 	int case_index;
@@ -89,6 +92,8 @@ static inline void waitq_remove(ng_waitq_ *q, ng_waiter *w)
 
 static inline bool waiter_claim(ng_waiter *w)
 {
+	if (!w->contested)
+		return true;
 	int zero = 0;
 	return atomic_compare_exchange_strong_explicit(w->claim, &zero, 1, memory_order_acq_rel,
 	                                               memory_order_acquire);
@@ -128,6 +133,7 @@ static inline void waiter_init(ng_waiter *w)
 	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->own_claim, 0, memory_order_relaxed);
 	w->claim = &w->own_claim;
+	w->contested = false;
 	w->chan = NULL;
 	w->case_index = -1;
 	w->success = false;
