@@ -34,13 +34,15 @@ int ng_waitgroup_done(ng_waitgroup *wg)
 	return ng_waitgroup_add(wg, -1);
 }
 
-int ng_waitgroup_wait(ng_waitgroup *wg)
+int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline)
 {
 	if (wg == NULL)
 		return -EINVAL;
 	_Atomic int64_t *c = (_Atomic int64_t *)&wg->count;
 	if (atomic_load_explicit(c, memory_order_acquire) == 0)
 		return 0;
+	if (deadline == 0)
+		return -ETIMEDOUT;
 	waitq_lock(&wg->q);
 	if (atomic_load_explicit(c, memory_order_acquire) == 0) {
 		waitq_unlock(&wg->q);
@@ -48,5 +50,10 @@ int ng_waitgroup_wait(ng_waitgroup *wg)
 	}
 	ng_waiter w;
 	waiter_init(&w);
-	return ng_waitq_block(&wg->q, &w, NG_WAIT_WAITGROUP);
+	return ng_waitq_block_until(&wg->q, &w, NG_WAIT_WAITGROUP, deadline);
+}
+
+int ng_waitgroup_wait(ng_waitgroup *wg)
+{
+	return ng_waitgroup_wait_until(wg, NG_FOREVER);
 }

@@ -37,11 +37,13 @@ int ng_waitgroup_add(ng_waitgroup *wg, int64_t n);
 int ng_waitgroup_done(ng_waitgroup *wg);
 /* Wait until the counter is zero. */
 int ng_waitgroup_wait(ng_waitgroup *wg);
+/* The same with an absolute deadline: 0 | -ETIMEDOUT. */
+int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline);
 
 /* ---- mutex: Go's sync.Mutex, with starvation mode after 1 ms of waiting ---- */
 typedef struct ng_mutex {
 	int32_t state; /* atomic: locked | woken | starving | waiters << 3 */
-	int32_t _resv;
+	int32_t sema;  /* wakeups not yet taken by a waiter; q's lock */
 	ng_waitq_ q;
 } ng_mutex;
 #define NG_MUTEX_INIT                \
@@ -49,20 +51,23 @@ typedef struct ng_mutex {
 		0, 0, NG_WAITQ_INIT_ \
 	}
 int ng_mutex_lock(ng_mutex *m);
-int ng_mutex_unlock(ng_mutex *m);                       /* -EPERM if not locked */
-int ng_mutex_trylock(ng_mutex *m);                      /* 0 | -EAGAIN */
-int ng_mutex_lock_until(ng_mutex *m, int64_t deadline); /* 0 | -ETIMEDOUT */
+int ng_mutex_unlock(ng_mutex *m);  /* -EPERM if not locked */
+int ng_mutex_trylock(ng_mutex *m); /* 0 | -EAGAIN */
+/* 0 | -ETIMEDOUT | -EAGAIN (deadline 0: a trylock). */
+int ng_mutex_lock_until(ng_mutex *m, int64_t deadline);
 
 /* ---- rwmutex: writer-preferring like Go's sync.RWMutex ---- */
 typedef struct ng_rwmutex {
 	ng_mutex w;           /* held by writers among themselves */
 	int32_t readers;      /* atomic: active readers, -max while a writer waits */
 	int32_t readers_wait; /* atomic: readers the pending writer waits for */
+	int32_t rsema, wsema; /* wakeups not yet taken by a reader / the writer;
+	                         rq's / wq's lock */
 	ng_waitq_ rq, wq;     /* waiting readers, the waiting writer */
 } ng_rwmutex;
-#define NG_RWMUTEX_INIT                                             \
-	{                                                           \
-		NG_MUTEX_INIT, 0, 0, NG_WAITQ_INIT_, NG_WAITQ_INIT_ \
+#define NG_RWMUTEX_INIT                                                   \
+	{                                                                 \
+		NG_MUTEX_INIT, 0, 0, 0, 0, NG_WAITQ_INIT_, NG_WAITQ_INIT_ \
 	}
 int ng_rwmutex_rlock(ng_rwmutex *rw);
 int ng_rwmutex_runlock(ng_rwmutex *rw);
@@ -146,7 +151,8 @@ struct ng_ctx *ng_group_ctx(ng_group *g);
 #define ng_group_go(g, fn, arg) ng_group_go_at((g), (fn), (arg), __FILE__, __LINE__)
 int ng_group_go_at(ng_group *g, int (*fn)(void *), void *arg, const char *file, int line);
 /* Wait for every goroutine of the group; the first error or 0.  Releases
- * the group's context. */
+ * the group's context (ng_group_ctx is NULL afterwards: retain the context
+ * first to use it longer). */
 int ng_group_wait(ng_group *g);
 
 #pragma GCC visibility pop
