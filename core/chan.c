@@ -91,6 +91,13 @@ static void unlock_chan(void *c)
 	chan_unlock(c);
 }
 
+static bool park_unlock_chan(ng_g *g, void *c)
+{
+	(void)g;
+	chan_unlock(c);
+	return true;
+}
+
 /* Park (or block) on c's queue q with c locked; returns 0, -EPIPE or
  * -ETIMEDOUT, with c unlocked. */
 static int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t deadline)
@@ -106,8 +113,14 @@ static int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t 
 	waitq_push(q, &w);
 	if (deadline == NG_FOREVER) {
 		/* Woken means done with c: no reference needed (and none paid
-		 * for on the hot path). */
-		ng_waiter_sleep(&w, reason, deadline, unlock_chan, c);
+		 * for on the hot path).  A goroutine parks directly. */
+		ng_m *m = ng_getm();
+		if (NG_LIKELY(m != NULL && m->curg != NULL)) {
+			w.g = m->curg;
+			ng_park(park_unlock_chan, c, reason);
+		} else {
+			ng_waiter_sleep(&w, reason, deadline, unlock_chan, c);
+		}
 		return w.result;
 	}
 	/* A timed-out waiter unlinks itself from c: keep c alive until then. */

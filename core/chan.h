@@ -48,10 +48,35 @@ static inline bool waitq_nonempty_relaxed(ng_waitq_ *q)
 	return __atomic_load_n(&q->head, __ATOMIC_RELAXED) != NULL;
 }
 
+/* Element copies: the common sizes without a call into libc. */
+static inline void elem_copy(size_t size, void *dst, const void *src)
+{
+	switch (size) {
+	case 1:
+		memcpy(dst, src, 1);
+		break;
+	case 2:
+		memcpy(dst, src, 2);
+		break;
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, size);
+		break;
+	}
+}
+
 static inline void chan_copy(ng_chan *c, void *dst, const void *src)
 {
 	if (c->elemsize != 0 && dst != NULL)
-		memcpy(dst, src, c->elemsize);
+		elem_copy(c->elemsize, dst, src);
 }
 
 static inline void chan_zero(ng_chan *c, void *dst)
@@ -93,7 +118,7 @@ static inline void chan_recv_direct(ng_chan *c, ng_waiter *send, void *elem)
 static inline void chan_buf_put(ng_chan *c, const void *elem)
 {
 	if (c->elemsize != 0)
-		memcpy(chan_slot(c, c->sendx), elem, c->elemsize);
+		elem_copy(c->elemsize, chan_slot(c, c->sendx), elem);
 	if (++c->sendx == c->cap)
 		c->sendx = 0;
 	atomic_store_explicit(&c->qcount,

@@ -254,6 +254,8 @@ typedef struct ng_p {
 	_Alignas(NG_CACHELINE) _Atomic int32_t tlock;
 	_Atomic int64_t timer_next; /* earliest `when`, INT64_MAX if none; peeked unlocked */
 	uint32_t tpoll;             /* owner: switches since timers were last looked at */
+	uint32_t nparks;            /* owner: parks, to pace coarse_now refreshes */
+	int64_t coarse_now;         /* owner: recent ng_coarse_now(), for park times */
 	struct ng_tmr **theap;
 	int32_t tn, tcap;
 } ng_p;

@@ -748,6 +748,7 @@ top:
 	if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 		return NULL;
 	ng_p *p = m->p;
+	p->coarse_now = ng_coarse_now();
 	ng_timers_run(p, 0);
 	if (p->schedtick % 61 == 0 && atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
 		pthread_mutex_lock(&S.lock);
@@ -954,7 +955,13 @@ ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason)
 	ng_m *m = ng_getm();
 	ng_g *g = m->curg;
 	g->waitreason = (uint8_t)reason;
-	g->waitsince = ng_coarse_now();
+	/* Dumps show waits of a minute or more: a clock read per park is too
+	 * dear for that.  The P's cached time is refreshed whenever the P
+	 * looks for work and every 256th park, so it is never far behind. */
+	ng_p *p = m->p;
+	if (NG_UNLIKELY((++p->nparks & 255) == 0))
+		p->coarse_now = ng_coarse_now();
+	g->waitsince = p->coarse_now;
 	atomic_store_explicit(&g->status, NG_G_WAITING, memory_order_release);
 	m->after = NG_AFTER_PARK;
 	m->after_g = g;

@@ -16,6 +16,7 @@
 
 void ng_runq_put_slow(ng_p *p, ng_g *g, bool next);
 void ng_wakep_slow(void);
+void ng_ready(ng_g *g);
 
 /* Put g on p's queue (p is ours): into runnext when next, else the tail. */
 static inline void ng_runq_put(ng_p *p, ng_g *g, bool next)
@@ -87,6 +88,14 @@ static inline __attribute__((always_inline)) void ng_post_switch_inline(ng_m *m)
 		m->after = NG_AFTER_NONE;
 		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
 		ng_runq_put(p, g, false);
+		return;
+	}
+	if (after == NG_AFTER_PARK) {
+		ng_unlockf fn = m->after_fn;
+		m->after = NG_AFTER_NONE;
+		m->after_g = NULL;
+		if (fn != NULL && !fn(g, m->after_arg))
+			ng_ready(g);
 		return;
 	}
 	if (after == NG_AFTER_EXIT && NG_LIKELY(g->stack.pooled) &&
