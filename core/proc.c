@@ -423,7 +423,8 @@ int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *
 		ng_runq_put(p, g, true);
 		ng_wakep();
 	} else {
-		ng_ready(g);
+		atomic_store_explicit(&g->status, NG_G_WAITING, memory_order_relaxed);
+		ng_ready(g); /* from a foreign thread: the global queue */
 	}
 	return 0;
 }

@@ -978,6 +978,10 @@ void ng_ready_to(ng_p *p, ng_g *g)
 
 void ng_ready(ng_g *g)
 {
+	uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
+	if (NG_UNLIKELY(st != NG_G_WAITING))
+		ng_fatal("ready of goroutine %llu in state %u (not waiting)",
+		         (unsigned long long)g->id, st);
 	atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
 	if (NG_UNLIKELY(g->pinned)) {
 		inbox_put(S.allp[g->pin_p], g);

@@ -31,9 +31,15 @@ static bool park_unlock(ng_g *g, void *arg)
 {
 	(void)g;
 	sleep_park *sp = arg;
+	/* Once the timer is in a heap it can fire on another M and resume the
+	 * goroutine, whose stack holds *sp: read everything first.  What the
+	 * unlock touches stays valid: a goroutine resumed by its deadline
+	 * takes the same locks again before it returns. */
+	void (*unlock)(void *) = sp->unlock;
+	void *uarg = sp->arg;
 	if (sp->deadline != NG_FOREVER)
 		ng_tmr_add(&sp->t, sp->deadline);
-	sp->unlock(sp->arg);
+	unlock(uarg);
 	return true;
 }
 
