@@ -564,7 +564,7 @@ static int64_t bench_wg_uncontended(int64_t n, void *vctx)
 static const prodcons_cfg prodcons0 = {0, 0}, prodcons100 = {100, 0};
 static const make_cfg make_byte = {1}, make_struct0 = {0};
 
-enum { PKG_RUNTIME, PKG_RUNTIME_SUB, PKG_SYNC };
+enum { PKG_RUNTIME, PKG_SYNC, PKG_N };
 
 typedef struct bench_def {
 	const char *name;
@@ -582,30 +582,51 @@ static const bench_def benches[] = {
     {"SelectUncontended", bench_select_uncontended, NULL, 15, PKG_RUNTIME},
     {"SelectProdCons", bench_select_prodcons, NULL, 0, PKG_RUNTIME},
     {"ChanContended", bench_chan_contended, NULL, 0, PKG_RUNTIME},
-    {"MakeChan/Byte", bench_make_chan, &make_byte, 0, PKG_RUNTIME_SUB},
-    {"MakeChan/Struct/0", bench_make_chan, &make_struct0, 0, PKG_RUNTIME_SUB},
+    {"MakeChan/Byte", bench_make_chan, &make_byte, 0, PKG_RUNTIME},
+    {"MakeChan/Struct/0", bench_make_chan, &make_struct0, 0, PKG_RUNTIME},
     {"MutexUncontended", bench_mutex_uncontended, NULL, 0, PKG_SYNC},
     {"WaitGroupUncontended", bench_wg_uncontended, NULL, 0, PKG_SYNC},
 };
 enum { B_N = sizeof benches / sizeof benches[0] };
+static int ran[B_N], failed[B_N];
 
-/* Go's -bench regexes.  Go splits a pattern at unbracketed slashes into one
- * regex per name level, and skips a top-level benchmark the pattern has more
- * levels than, so the sub-benchmarks need their own invocation; the second
- * alternative of level two is there only so that level three can select
- * Struct/0 and not Struct/32 or /40. */
-static const char *const go_regex[] = {
-    [PKG_RUNTIME] = "^Benchmark(ChanSync|ChanProdCons0|ChanProdCons100|ChanNonblocking|"
-                    "SelectUncontended|SelectProdCons|ChanContended)$",
-    [PKG_RUNTIME_SUB] = "^BenchmarkMakeChan$/^Byte$|^BenchmarkMakeChan$/^Struct$/^0$",
-    [PKG_SYNC] = "^Benchmark(MutexUncontended|WaitGroupUncontended)$",
-};
-static const char *const go_pkg[] = {"runtime", "runtime", "sync"};
+/* Go's -bench regex for the benchmarks of package pkg that ran here.  Go
+ * splits a pattern at unbracketed '|' into alternatives and each alternative
+ * at unbracketed '/' into one regex per name level (testing/match.go), so
+ * each benchmark is an alternative anchored level by level: MakeChan/Struct/0
+ * becomes ^BenchmarkMakeChan$/^Struct$/^0$ (an unanchored "0" would also
+ * pick Struct/40).  No name contains a regex metacharacter. */
+static void go_regex(int pkg, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (int b = 0; b < B_N; b++) {
+		if (!ran[b] || benches[b].pkg != pkg)
+			continue;
+		char alt[128];
+		size_t a = (size_t)snprintf(alt, sizeof alt, "%s^Benchmark", len ? "|" : "");
+		for (const char *c = benches[b].name; *c && a + 4 < sizeof alt; c++) {
+			if (*c == '/')
+				a += (size_t)snprintf(alt + a, sizeof alt - a, "$/^");
+			else
+				alt[a++] = *c;
+		}
+		alt[a++] = '$';
+		alt[a] = '\0';
+		if (len + a + 1 > size) {
+			buf[0] = '\0'; /* never a truncated pattern */
+			return;
+		}
+		memcpy(buf + len, alt, a + 1);
+		len += a;
+	}
+}
+
+static const char *const go_pkg[] = {"runtime", "sync"};
 
 static bench_opts opts;
 static int no_peer;
 static bench_result res[B_N];
-static int ran[B_N], failed[B_N];
 static int procs_used;
 
 static int bench_main(void *arg)
@@ -632,13 +653,12 @@ static void report(void)
 	peer_row rows[MAX_ROWS];
 	int n = 0, peer_failed = 0;
 	if (!no_peer) {
-		for (int k = 0; k < 3; k++) {
-			int want = 0;
-			for (int b = 0; b < B_N; b++)
-				want |= ran[b] && benches[b].pkg == k;
-			if (!want)
+		for (int k = 0; k < PKG_N; k++) {
+			char regex[512];
+			go_regex(k, regex, sizeof regex);
+			if (regex[0] == '\0')
 				continue;
-			int got = peer_go_bench(go_pkg[k], go_regex[k], opts.reps,
+			int got = peer_go_bench(go_pkg[k], regex, opts.reps,
 			                        (int)(opts.benchtime_ns / 1000000), rows + n,
 			                        MAX_ROWS - n);
 			if (got < 0)
@@ -653,8 +673,12 @@ static void report(void)
 		       "benchmark", "numago", "median", "Go", "ratio", "target", "met", procs_used,
 		       opts.reps, opts.reps);
 	for (int b = 0; b < B_N; b++) {
-		if (failed[b] && !opts.json) {
-			printf("%-22s %10s\n", benches[b].name, "FAILED");
+		if (failed[b]) {
+			if (opts.json)
+				printf("{\"name\":\"%s\",\"unit\":\"ns/op\",\"failed\":true}\n",
+				       benches[b].name);
+			else
+				printf("%-22s %10s\n", benches[b].name, "FAILED");
 			continue;
 		}
 		if (!ran[b])
