@@ -385,9 +385,11 @@ static void newm_locked(ng_p *p, bool spinning)
 	/* Ms only run the scheduler on their own stack; goroutines have theirs.
 	 * Sanitizers need more room for their own frames. */
 	pthread_attr_setstacksize(&attr, (NG_ASAN || NG_TSAN) ? (8u << 20) : (256u << 10));
-	int before = (NG_TSAN || NG_ASAN) ? ng_count_threads() : 0;
+	/* Only TSan starts helper threads beside ours (ASan does not); a user
+	 * thread created at the same moment would be miscounted as one. */
+	int before = NG_TSAN ? ng_count_threads() : 0;
 	int rc = pthread_create(&m->thread, &attr, m_main, m);
-	if ((NG_TSAN || NG_ASAN) && rc == 0 && before > 0) {
+	if (NG_TSAN && rc == 0 && before > 0) {
 		int after = ng_count_threads();
 		if (after > before + 1)
 			S.san_threads += after - before - 1;
