@@ -413,6 +413,15 @@ static ng_m *mget_locked(void)
  * is none, undo the spinning count the caller took. */
 static void startm_locked(ng_p *p, bool spinning)
 {
+	if (NG_UNLIKELY(atomic_load_explicit(&S.stopping, memory_order_acquire))) {
+		/* Shutdown joins the Ms it finds under this lock after setting
+		 * `stopping`: no new ones from here on. */
+		if (p != NULL)
+			pidleput_locked(p);
+		if (spinning)
+			atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+		return;
+	}
 	if (p == NULL) {
 		p = pidleget_locked();
 		if (p == NULL) {
