@@ -64,6 +64,13 @@ static inline void waitq_unlock(ng_waitq_ *q)
 	atomic_store_explicit((_Atomic int *)&q->lock, 0, memory_order_release);
 }
 
+/* The head is written under the lock but may be peeked without it (failing
+ * non-blocking channel operations): relaxed atomic stores, plain movs. */
+static inline void waitq_set_head(ng_waitq_ *q, ng_waiter *w)
+{
+	__atomic_store_n(&q->head, (void *)w, __ATOMIC_RELAXED);
+}
+
 static inline void waitq_push(ng_waitq_ *q, ng_waiter *w)
 {
 	w->next = NULL;
@@ -71,7 +78,7 @@ static inline void waitq_push(ng_waitq_ *q, ng_waiter *w)
 	if (q->tail != NULL)
 		((ng_waiter *)q->tail)->next = w;
 	else
-		q->head = w;
+		waitq_set_head(q, w);
 	q->tail = w;
 	w->linked = true;
 }
@@ -81,7 +88,7 @@ static inline void waitq_remove(ng_waitq_ *q, ng_waiter *w)
 	if (w->prev != NULL)
 		w->prev->next = w->next;
 	else
-		q->head = w->next;
+		waitq_set_head(q, w->next);
 	if (w->next != NULL)
 		w->next->prev = w->prev;
 	else
