@@ -29,6 +29,18 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+/* Go's programs end while some goroutines are still computing ahead: once
+ * main has returned the runtime refuses new goroutines (-ESRCH), and one
+ * that tries is abandoned like the blocked ones. */
+static void spawn_or_quit(void (*fn)(void *), const void *arg, size_t size)
+{
+	int rc = ng_go_copy(fn, arg, size);
+	if (rc == -ESRCH)
+		ng_exit();
+	CHECK_EQ(rc, 0);
+}
+#define GO_AHEAD(fn, ...) spawn_or_quit((fn), &(__VA_ARGS__), sizeof(__VA_ARGS__))
+
 /* ---- sieve1 ---- */
 
 typedef struct filter_job {
@@ -38,7 +50,7 @@ typedef struct filter_job {
 
 static void generate(void *arg)
 {
-	ng_chan *ch = arg;
+	ng_chan *ch = *(ng_chan **)arg;
 	for (int i = 2;; i++)
 		send_int(ch, i);
 }
@@ -54,14 +66,14 @@ static void filter(void *arg)
 
 static void sieve(void *arg)
 {
-	ng_chan *primes = arg;
+	ng_chan *primes = *(ng_chan **)arg;
 	ng_chan *ch = keep(chan_make(sizeof(int), 0));
-	CHECK_EQ(ng_go(generate, ch), 0);
+	GO_AHEAD(generate, ch);
 	for (;;) {
 		int prime = recv_int(ch);
 		send_int(primes, prime);
 		ng_chan *ch1 = keep(chan_make(sizeof(int), 0));
-		GO(filter, (filter_job){ch, ch1, prime});
+		GO_AHEAD(filter, (filter_job){ch, ch1, prime});
 		ch = ch1;
 	}
 }
@@ -69,7 +81,7 @@ static void sieve(void *arg)
 static void sieve1(void)
 {
 	ng_chan *primes = keep(chan_make(sizeof(int), 0));
-	CHECK_EQ(ng_go(sieve, primes), 0);
+	GO_AHEAD(sieve, primes);
 	static const int a[] = {2,  3,  5,  7,  11, 13, 17, 19, 23, 29, 31, 37, 41,
 	                        43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97};
 	for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
@@ -171,7 +183,7 @@ static void dosplit(void *arg)
 
 	send_int(j.in->req, next_seqno());
 	ng_chan *release = keep(chan_make(sizeof(int), 0));
-	GO(dosplit, (split_job){j.in, out, release});
+	GO_AHEAD(dosplit, (split_job){j.in, out, release});
 	rat dat = recv_rat(j.in->dat);
 	send_rat(out->d[0]->dat, dat);
 	if (!both)
@@ -184,7 +196,7 @@ static void dosplit(void *arg)
 static void split(dch *in, dch2 *out)
 {
 	ng_chan *release = keep(chan_make(sizeof(int), 0));
-	GO(dosplit, (split_job){in, out, release});
+	GO_AHEAD(dosplit, (split_job){in, out, release});
 	send_int(release, 0);
 }
 
@@ -328,7 +340,7 @@ static void add_g(void *arg)
 static PS Add(PS U, PS V)
 {
 	PS Z = mkdch();
-	GO(add_g, (ps_job){.U = U, .V = V, .Z = Z});
+	GO_AHEAD(add_g, (ps_job){.U = U, .V = V, .Z = Z});
 	return Z;
 }
 
@@ -351,7 +363,7 @@ static void cmul_g(void *arg)
 static PS Cmul(rat c, PS U)
 {
 	PS Z = mkdch();
-	GO(cmul_g, (ps_job){.U = U, .Z = Z, .c = c});
+	GO_AHEAD(cmul_g, (ps_job){.U = U, .Z = Z, .c = c});
 	return Z;
 }
 
@@ -370,7 +382,7 @@ static void repeat_g(void *arg)
 static PS Rep(rat c)
 {
 	PS Z = mkdch();
-	GO(repeat_g, (ps_job){.Z = Z, .c = c});
+	GO_AHEAD(repeat_g, (ps_job){.Z = Z, .c = c});
 	return Z;
 }
 
@@ -400,7 +412,7 @@ static void mul_g(void *arg)
 static PS Mul(PS U, PS V)
 {
 	PS Z = mkdch();
-	GO(mul_g, (ps_job){.U = U, .V = V, .Z = Z});
+	GO_AHEAD(mul_g, (ps_job){.U = U, .V = V, .Z = Z});
 	return Z;
 }
 
@@ -427,7 +439,7 @@ static void diff_g(void *arg)
 static PS Diff(PS U)
 {
 	PS Z = mkdch();
-	GO(diff_g, (ps_job){.U = U, .Z = Z});
+	GO_AHEAD(diff_g, (ps_job){.U = U, .Z = Z});
 	return Z;
 }
 
@@ -450,7 +462,7 @@ static void integ_g(void *arg)
 static PS Integ(rat c, PS U)
 {
 	PS Z = mkdch();
-	GO(integ_g, (ps_job){.U = U, .Z = Z, .c = c});
+	GO_AHEAD(integ_g, (ps_job){.U = U, .Z = Z, .c = c});
 	return Z;
 }
 
@@ -488,7 +500,7 @@ static void monsubst_g(void *arg)
 static PS MonSubst(PS U, rat c0, int n)
 {
 	PS Z = mkdch();
-	GO(monsubst_g, (ps_job){.U = U, .Z = Z, .c = c0, .n = n});
+	GO_AHEAD(monsubst_g, (ps_job){.U = U, .Z = Z, .c = c0, .n = n});
 	return Z;
 }
 

@@ -62,7 +62,7 @@ static void nonblock_receiver(void *p)
 
 static void nonblock_recv_race(void)
 {
-	const int n = NG_TEST_SCALE(10000, 2000);
+	const int n = NG_TEST_SCALE(10000, 1000);
 	for (int i = 0; i < n; i++) {
 		ng_chan *c = chan_make(sizeof(int), 1);
 		send_int(c, 1);
@@ -96,7 +96,7 @@ static void nonblock_selector(void *p)
 
 static void nonblock_select_race(int close_c2)
 {
-	const int n = NG_TEST_SCALE(100000, 10000);
+	const int n = NG_TEST_SCALE(100000, 1000);
 	ng_chan *done = chan_make(sizeof(bool), 1);
 	for (int i = 0; i < n; i++) {
 		ng_chan *c1 = chan_make(sizeof(int), 1);
@@ -430,23 +430,32 @@ static void select_stack_adjust(void)
 	ng_chan_release(ready2);
 }
 
+static void done(const char *what, int64_t *t0)
+{
+	int64_t now = ng_now();
+	printf("%s ok (%.2f s)\n", what, (double)(now - *t0) / SEC);
+	*t0 = now;
+}
+
 static int test_main(void *arg)
 {
 	(void)arg;
+	int64_t t0 = ng_now();
 	nonblock_recv_race();
-	printf("TestNonblockRecvRace ok\n");
+	done("TestNonblockRecvRace", &t0);
 	nonblock_select_race(0);
-	printf("TestNonblockSelectRace ok\n");
+	done("TestNonblockSelectRace", &t0);
 	nonblock_select_race(1);
-	printf("TestNonblockSelectRace2 ok\n");
+	done("TestNonblockSelectRace2", &t0);
 	select_fairness();
+	done("TestSelectFairness", &t0);
 	chan_send_interface();
 	pseudo_random_send();
-	printf("TestPseudoRandomSend ok\n");
+	done("TestPseudoRandomSend", &t0);
 	select_duplicate_channel();
-	printf("TestSelectDuplicateChannel ok\n");
+	done("TestSelectDuplicateChannel", &t0);
 	select_stack_adjust();
-	printf("TestSelectStackAdjust ok\n");
+	done("TestSelectStackAdjust", &t0);
 	return 0;
 }
 
@@ -456,8 +465,9 @@ int main(void)
 	CHECK_EQ(ng_run(NULL, test_main, NULL), 0);
 	ng_config cfg = {0};
 	cfg.procs = 2; /* Go: runtime.GOMAXPROCS(2) */
+	int64_t t0 = ng_now();
 	CHECK_EQ(ng_run(&cfg, self_select_main, NULL), 0);
-	printf("TestSelfSelect ok\n");
+	done("TestSelfSelect", &t0);
 	printf("ok\n");
 	return 0;
 }

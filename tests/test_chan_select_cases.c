@@ -76,6 +76,8 @@ static void test_block(const char *what, int signal, void (*f)(ng_chan *), ng_ch
 	if (signal == ALWAYS && arg != NULL) {
 		CHECK_EQ(ng_chan_close(arg), 0);
 		CHECK_EQ(ng_chan_recv_until(report, &v, ng_now() + 10 * SEC), 0);
+	} else if (signal == ALWAYS) {
+		keep(report); /* f blocks forever, holding its reference */
 	}
 	ng_chan_release(report);
 	if (arg != NULL)
