@@ -23,22 +23,12 @@ struct ng_chan {
 
 static inline void chan_lock(ng_chan *c)
 {
-	for (int spins = 0;; spins++) {
-		int32_t zero = 0;
-		if (atomic_load_explicit(&c->lock, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(&c->lock, &zero, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-		if (spins < 64)
-			ng_cpu_relax();
-		else
-			sched_yield(); /* the holder lost its CPU: let it finish */
-	}
+	ng_spin_lock(&c->lock);
 }
 
 static inline void chan_unlock(ng_chan *c)
 {
-	atomic_store_explicit(&c->lock, 0, memory_order_release);
+	ng_spin_unlock(&c->lock);
 }
 
 /* Queue heads read without the lock (fast paths only ever act on them

@@ -42,21 +42,12 @@ static _Atomic int background_done_once;
 
 static void ctx_lock(ng_ctx *c)
 {
-	for (int spins = 0;; spins++) {
-		int32_t zero = 0;
-		if (atomic_compare_exchange_weak_explicit(&c->lock, &zero, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-		if (spins < 64)
-			ng_cpu_relax();
-		else
-			sched_yield();
-	}
+	ng_spin_lock(&c->lock);
 }
 
 static void ctx_unlock(ng_ctx *c)
 {
-	atomic_store_explicit(&c->lock, 0, memory_order_release);
+	ng_spin_unlock(&c->lock);
 }
 
 ng_ctx *ng_ctx_background(void)

@@ -29,6 +29,7 @@
 #include <numago/perf.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -74,6 +75,29 @@ static inline void ng_cpu_relax(void)
 struct ng_m;
 struct ng_p;
 struct ng_g;
+
+/* Spinlock for the runtime's few-instruction critical sections (queues,
+ * heaps, channel state).  A holder that lost its CPU gets it back through
+ * sched_yield instead of being spun against for a whole time slice. */
+static inline void ng_spin_lock(_Atomic int32_t *l)
+{
+	for (int spins = 0;; spins++) {
+		int32_t zero = 0;
+		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
+		                                          memory_order_relaxed))
+			return;
+		if (spins < 64)
+			ng_cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+static inline void ng_spin_unlock(_Atomic int32_t *l)
+{
+	atomic_store_explicit(l, 0, memory_order_release);
+}
 
 /* ---- contexts (core/arch/<arch>/switch.S) ---- */
 

@@ -709,9 +709,13 @@ static ng_p *stopm_sleep(ng_m *m)
 		bool sleeper = false;
 		if (when != INT64_MAX) {
 			ng_m *none = NULL;
-			if (atomic_compare_exchange_strong_explicit(&S.timer_sleeper, &none, m,
-			                                            memory_order_seq_cst,
-			                                            memory_order_relaxed)) {
+			if (!atomic_compare_exchange_strong_explicit(&S.timer_sleeper, &none, m,
+			                                             memory_order_seq_cst,
+			                                             memory_order_relaxed)) {
+				/* Another M sleeps on the timers; if it sleeps past
+				 * the earliest, it must look again. */
+				ng_timers_poke(when);
+			} else {
 				sleeper = true;
 				atomic_store_explicit(&S.timer_sleep_when, when,
 				                      memory_order_seq_cst);

@@ -24,22 +24,12 @@
 
 static inline void tlock(ng_p *p)
 {
-	for (int spins = 0;; spins++) {
-		int32_t zero = 0;
-		if (atomic_load_explicit(&p->tlock, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(&p->tlock, &zero, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-		if (spins < 100)
-			ng_cpu_relax();
-		else
-			sched_yield();
-	}
+	ng_spin_lock(&p->tlock);
 }
 
 static inline void tunlock(ng_p *p)
 {
-	atomic_store_explicit(&p->tlock, 0, memory_order_release);
+	ng_spin_unlock(&p->tlock);
 }
 
 /* ---- 4-ary heap, Go's siftupTimer/siftdownTimer ---- */
@@ -121,7 +111,7 @@ static bool heap_push(ng_p *p, ng_tmr *t)
 
 /* ---- waking the idle M that sleeps until the earliest timer ---- */
 
-static void poke_sleeper(int64_t when)
+void ng_timers_poke(int64_t when)
 {
 	if (when >= atomic_load_explicit(&S.timer_sleep_when, memory_order_seq_cst))
 		return;
@@ -166,7 +156,7 @@ void ng_tmr_add(ng_tmr *t, int64_t when)
 	if (t->idx == 0)
 		publish_next(p);
 	tunlock(p);
-	poke_sleeper(when);
+	ng_timers_poke(when);
 }
 
 bool ng_tmr_del(ng_tmr *t)
@@ -247,6 +237,9 @@ int64_t ng_timers_run(ng_p *p, int64_t now)
 			}
 			atomic_store_explicit(&t->state, NG_TMR_QUEUED, memory_order_release);
 			publish_next(p);
+			tunlock(p);
+			ng_timers_poke(w); /* an idle M may sleep past the new tick */
+			tlock(p);
 			continue;
 		}
 		atomic_store_explicit(&t->state, NG_TMR_IDLE, memory_order_release);

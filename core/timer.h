@@ -58,6 +58,8 @@ int64_t ng_timers_run(ng_p *p, int64_t now);
 /* Earliest `when` over every P (INT64_MAX if none). */
 int64_t ng_timers_earliest(void);
 bool ng_timers_pending(void);
+/* A timer at `when` was queued: wake the idle M sleeping until later. */
+void ng_timers_poke(int64_t when);
 void ng_timers_init(void);
 void ng_timers_fini(void);
 

@@ -45,23 +45,12 @@ typedef struct ng_waiter {
 
 static inline void waitq_lock(ng_waitq_ *q)
 {
-	_Atomic int *l = (_Atomic int *)&q->lock;
-	for (int spins = 0;; spins++) {
-		int zero = 0;
-		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-		if (spins < 100)
-			ng_cpu_relax();
-		else
-			sched_yield(); /* the holder was descheduled: let it run */
-	}
+	ng_spin_lock((_Atomic int32_t *)&q->lock);
 }
 
 static inline void waitq_unlock(ng_waitq_ *q)
 {
-	atomic_store_explicit((_Atomic int *)&q->lock, 0, memory_order_release);
+	ng_spin_unlock((_Atomic int32_t *)&q->lock);
 }
 
 /* The head is written under the lock but may be peeked without it (failing
