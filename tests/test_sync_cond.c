@@ -172,7 +172,7 @@ static void bcast_waiter(void *arg)
 static void test_broadcast(void)
 {
 	static bcast b = {.m = NG_MUTEX_INIT, .c = NG_COND_INIT, .wg = NG_WAITGROUP_INIT};
-	const int rounds = NG_TEST_SCALE(BN, 50);
+	const int rounds = NG_TEST_SCALE(BN, 10);
 	CHECK_EQ(ng_waitgroup_add(&b.wg, BN), 0);
 	for (int g = 0; g < BN; g++) {
 		bcast_arg a = {&b, g};
@@ -260,7 +260,7 @@ static void race3(void *arg)
 
 static void test_race(void)
 {
-	for (int k = 0; k < 100; k++) {
+	for (int k = 0; k < NG_TEST_SCALE(100, 30); k++) {
 		race r = {.m = NG_MUTEX_INIT, .c = NG_COND_INIT, .wg = NG_WAITGROUP_INIT};
 		CHECK_EQ(ng_waitgroup_add(&r.wg, 3), 0);
 		CHECK_EQ(ng_go(race1, &r), 0);
@@ -309,7 +309,7 @@ static void steal_second(void *arg)
 
 static void test_signal_stealing(void)
 {
-	for (int k = 0; k < NG_TEST_SCALE(1000, 200); k++) {
+	for (int k = 0; k < NG_TEST_SCALE(1000, 50); k++) {
 		steal s = {.m = NG_MUTEX_INIT, .c = NG_COND_INIT};
 		CHECK_EQ(ng_go(steal_first, &s), 0);
 		wait_for(&s.first_in, 1);

@@ -98,8 +98,8 @@ static void round_caller(void *arg)
 
 static void test_many(void)
 {
-	const int callers = NG_TEST_SCALE(1000, 200);
-	for (int k = 0; k < 20; k++) {
+	const int callers = NG_TEST_SCALE(1000, 100);
+	for (int k = 0; k < NG_TEST_SCALE(20, 4); k++) {
 		once_round r = {.once = NG_ONCE_INIT, .wg = NG_WAITGROUP_INIT};
 		CHECK_EQ(ng_waitgroup_add(&r.wg, callers), 0);
 		for (int i = 0; i < callers; i++)

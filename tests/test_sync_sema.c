@@ -206,8 +206,9 @@ static void test_head_timeout_lets_others_proceed(void)
 	ng_sema s = NG_SEMA_INIT(10);
 	waiter_arg big, small;
 	CHECK_EQ(ng_sema_acquire(&s, 5, NG_FOREVER), 0);
-	start_waiter(&big, &s, 10, ng_now() + 30 * MS, 1);
+	start_waiter(&big, &s, 10, ng_now() + 200 * MS, 1);
 	start_waiter(&small, &s, 3, NG_FOREVER, 2);
+	CHECK_EQ(atomic_load(&small.done), 0); /* 5 free, but behind big */
 	/* no release: only big's timeout can let small in */
 	wait_for(&big.done, 1);
 	CHECK_EQ(big.rc, -ETIMEDOUT);
