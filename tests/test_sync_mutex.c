@@ -198,6 +198,75 @@ static void test_starvation_handoff(void)
 	check_at_rest(&s.m); /* the last waiter ended starvation */
 }
 
+/* ---- 3b. a woken waiter that loses goes back to the head ---- */
+
+typedef struct requeue requeue;
+typedef struct requeue_arg {
+	requeue *r;
+	int id;
+} requeue_arg;
+
+struct requeue {
+	ng_mutex m;
+	ng_waitgroup wg;
+	_Atomic int order[2], n;
+	int proc;
+	requeue_arg args[2];
+};
+
+static void requeue_waiter(void *arg)
+{
+	requeue_arg *a = arg;
+	requeue *r = a->r;
+	CHECK_EQ(ng_mutex_lock(&r->m), 0);
+	atomic_store(&r->order[atomic_fetch_add(&r->n, 1)], a->id);
+	CHECK_EQ(ng_mutex_unlock(&r->m), 0);
+	ng_waitgroup_done(&r->wg);
+}
+
+static void wait_waiters(ng_mutex *m, int n, int64_t limit)
+{
+	while ((mstate(m) >> WAITER_SHIFT) != n || (mstate(m) & WOKEN)) {
+		CHECK(ng_now() < limit);
+		ng_yield();
+	}
+}
+
+static void requeue_driver(void *arg)
+{
+	requeue *r = arg;
+	int64_t limit = ng_now() + 5000 * MS;
+	CHECK_EQ(ng_mutex_lock(&r->m), 0);
+	ng_go_attr attr = NG_GO_ATTR_INIT;
+	attr.proc = r->proc; /* they run only when we stop */
+	CHECK_EQ(ng_waitgroup_add(&r->wg, 2), 0);
+	for (int id = 1; id <= 2; id++) {
+		r->args[id - 1] = (requeue_arg){r, id};
+		CHECK_EQ(ng_go_attr(&attr, requeue_waiter, &r->args[id - 1]), 0);
+		wait_waiters(&r->m, id, limit); /* 1 queues first, then 2 */
+	}
+	CHECK_EQ(ng_mutex_unlock(&r->m), 0);  /* wakes 1 */
+	CHECK_EQ(ng_mutex_trylock(&r->m), 0); /* and beats it to the mutex */
+	wait_waiters(&r->m, 2, limit);        /* 1 has lost and queued again */
+	CHECK_EQ(ng_mutex_unlock(&r->m), 0);  /* wakes (or hands off to) the head */
+	ng_waitgroup_done(&r->wg);
+}
+
+static void test_requeue_at_head(void)
+{
+	static requeue r = {.m = NG_MUTEX_INIT, .wg = NG_WAITGROUP_INIT};
+	r.proc = ng_procs() - 1;
+	ng_go_attr attr = NG_GO_ATTR_INIT;
+	attr.proc = r.proc;
+	CHECK_EQ(ng_waitgroup_add(&r.wg, 1), 0);
+	CHECK_EQ(ng_go_attr(&attr, requeue_driver, &r), 0);
+	CHECK_EQ(ng_waitgroup_wait(&r.wg), 0);
+	CHECK_EQ(atomic_load(&r.n), 2);
+	CHECK_EQ(atomic_load(&r.order[0]), 1); /* it kept its place */
+	CHECK_EQ(atomic_load(&r.order[1]), 2);
+	check_at_rest(&r.m);
+}
+
 /* ---- 4. fairness ---- */
 
 static ng_mutex fair_mu = NG_MUTEX_INIT;
@@ -378,6 +447,7 @@ static int main_g(void *arg)
 	test_errors();
 	test_hammer();
 	test_starvation_handoff();
+	test_requeue_at_head();
 	test_fairness();
 	test_deadlines(false);
 	test_deadlines(true);

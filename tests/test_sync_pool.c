@@ -9,7 +9,9 @@
  *  3. Foreign threads: a pthread's put object is what its next get
  *     returns; objects from a thread are valid and constructed.
  *  4. Across Ps: objects put on P0 are reused by a goroutine on P1 (no ctor
- *     calls).
+ *     calls).  A goroutine's put goes to its P's private stack, not the
+ *     shared one: a thread's get after it returns what the thread put
+ *     earlier, and the goroutine's next get returns its own object.
  *  5. The cache is bounded: after 1000 puts, getting 1000 again needs
  *     fresh objects for part of them (the excess was freed: ASan's leak
  *     check proves it went somewhere), and reuses the rest.
@@ -196,6 +198,67 @@ static void test_across_ps(void)
 	ng_pool_destroy(&c.pool);
 }
 
+/* ---- 4b. a goroutine's puts stay on its P ---- */
+
+typedef struct perp {
+	ng_pool pool;
+	obj *a, *b;
+	int step;
+	ng_waitgroup wg;
+} perp;
+
+static void *perp_thread_step(void *arg)
+{
+	perp *p = arg;
+	if (p->step == 1) {
+		p->b = get(&p->pool);
+	} else if (p->step == 3) {
+		put(&p->pool, p->b); /* onto the shared stack */
+	} else {
+		obj *o = get(&p->pool); /* shared first: b, not a */
+		CHECK(o == p->b);
+		put(&p->pool, o);
+	}
+	return NULL;
+}
+
+static void perp_g_step(void *arg)
+{
+	perp *p = arg;
+	CHECK_EQ(ng_self_proc(), 1);
+	if (p->step == 2) {
+		p->a = get(&p->pool);
+	} else if (p->step == 4) {
+		put(&p->pool, p->a); /* onto P1's own stack, above nothing */
+	} else {
+		obj *o = get(&p->pool); /* P1's stack first: a */
+		CHECK(o == p->a);
+		put(&p->pool, o);
+	}
+	ng_waitgroup_done(&p->wg);
+}
+
+static void test_private_per_p(void)
+{
+	perp p = {.wg = NG_WAITGROUP_INIT};
+	CHECK_EQ(ng_pool_init(&p.pool, sizeof(obj), ctor), 0);
+	ng_go_attr attr = NG_GO_ATTR_INIT;
+	attr.proc = 1;
+	for (p.step = 1; p.step <= 6; p.step++) {
+		if (p.step % 2 == 1) {
+			pthread_t th;
+			foreign_start_thread(&th, perp_thread_step, &p);
+			CHECK_EQ(pthread_join(th, NULL), 0);
+		} else {
+			CHECK_EQ(ng_waitgroup_add(&p.wg, 1), 0);
+			CHECK_EQ(ng_go_attr(&attr, perp_g_step, &p), 0);
+			CHECK_EQ(ng_waitgroup_wait(&p.wg), 0);
+		}
+	}
+	CHECK(p.a != p.b);
+	ng_pool_destroy(&p.pool);
+}
+
 /* ---- 5. bounded ---- */
 
 static void test_bounded(void)
@@ -295,6 +358,7 @@ static int main_g(void *arg)
 	test_come_back();
 	test_foreign();
 	test_across_ps();
+	test_private_per_p();
 	test_bounded();
 	test_stress();
 	test_destroy();
