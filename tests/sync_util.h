@@ -24,6 +24,19 @@ static inline void sync_relax(void)
 		sched_yield();
 }
 
+/* Wait (5 s at most) until *v >= want, parking a goroutine between looks. */
+static inline void wait_for(_Atomic int *v, int want)
+{
+	int64_t limit = ng_now() + 5000 * MS;
+	while (atomic_load(v) < want) {
+		CHECK(ng_now() < limit);
+		if (ng_id() != 0)
+			ng_sleep(50 * US);
+		else
+			sched_yield();
+	}
+}
+
 typedef struct foreign_start {
 	void *(*fn)(void *);
 	void *arg;

@@ -48,11 +48,7 @@ static void test_success(void)
 	CHECK(ctx != NULL);
 	for (int i = 0; i < 100; i++)
 		CHECK_EQ(ng_group_go(&g, ok_task, &ran), 0);
-	int64_t limit = ng_now() + 5000 * MS;
-	while (atomic_load(&ran) < 100) {
-		CHECK(ng_now() < limit);
-		ng_sleep(100 * US);
-	}
+	wait_for(&ran, 100);
 	CHECK_EQ(ng_ctx_err(ctx), 0); /* nobody failed */
 	CHECK_EQ(ng_chan_try_recv(ng_ctx_done(ctx), NULL), -EAGAIN);
 	ng_ctx_retain(ctx); /* to look at it after wait */
@@ -183,11 +179,7 @@ static void test_thread(void)
 	thread_run t = {0, 0};
 	pthread_t th;
 	foreign_start_thread(&th, group_thread, &t);
-	int64_t limit = ng_now() + 5000 * MS;
-	while (!atomic_load(&t.done)) { /* park, rather than block an M in join */
-		CHECK(ng_now() < limit);
-		ng_sleep(100 * US);
-	}
+	wait_for(&t.done, 1); /* park, rather than block an M in join */
 	CHECK_EQ(pthread_join(th, NULL), 0);
 }
 

@@ -301,10 +301,7 @@ static void test_fairness(void)
 	CHECK_EQ(ng_waitgroup_add(&fair_wg, 2), 0);
 	CHECK_EQ(ng_go(fair_hog, NULL), 0);
 	CHECK_EQ(ng_go(fair_other, NULL), 0);
-	int64_t limit = ng_now() + 5000 * MS;
-	while (!atomic_load(&fair_done) && ng_now() < limit)
-		ng_sleep(1 * MS);
-	CHECK(atomic_load(&fair_done)); /* "can't acquire Mutex in 5 seconds" */
+	wait_for(&fair_done, 1); /* "can't acquire Mutex in 5 seconds" */
 	atomic_store(&fair_stop, 1);
 	CHECK_EQ(ng_waitgroup_wait(&fair_wg), 0);
 	check_at_rest(&fair_mu);
@@ -358,8 +355,7 @@ static void test_deadlines(bool thread)
 		foreign_start_thread(&th, deadline_thread, &d);
 	else
 		CHECK_EQ(ng_go(deadline_g, &d), 0);
-	while (atomic_load(&d.phase) != 1)
-		ng_sleep(1 * MS);
+	wait_for(&d.phase, 1);
 	ng_sleep(10 * MS);
 	atomic_store(&d.phase, 2);
 	CHECK_EQ(ng_mutex_unlock(&m), 0);

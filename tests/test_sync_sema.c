@@ -25,18 +25,6 @@ static int64_t held(ng_sema *s)
 	return s->cur; /* only read while nobody else touches s */
 }
 
-static void wait_for(_Atomic int *v, int want)
-{
-	int64_t limit = ng_now() + 5000 * MS;
-	while (atomic_load(v) < want) {
-		CHECK(ng_now() < limit);
-		if (ng_id() != 0)
-			ng_sleep(50 * US);
-		else
-			sched_yield();
-	}
-}
-
 /* ---- 1. errors ---- */
 
 static void test_errors(void)
