@@ -44,23 +44,12 @@ typedef struct pool_impl {
 
 static void plock(ng_pool *pool)
 {
-	_Atomic int32_t *l = (_Atomic int32_t *)&pool->lock;
-	for (int spins = 0;; spins++) {
-		int32_t zero = 0;
-		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-		if (spins < 100)
-			ng_cpu_relax();
-		else
-			sched_yield();
-	}
+	ng_spin_lock((_Atomic int32_t *)&pool->lock);
 }
 
 static void punlock(ng_pool *pool)
 {
-	atomic_store_explicit((_Atomic int32_t *)&pool->lock, 0, memory_order_release);
+	ng_spin_unlock((_Atomic int32_t *)&pool->lock);
 }
 
 static inline _Atomic(pool_impl *) *impl_ptr(ng_pool *pool)
