@@ -560,6 +560,10 @@ void ng_checkdead_locked(void)
 		return; /* main returned: ng_run is shutting down, nothing is stuck */
 	if (unknown_threads_exist())
 		return;
+	/* A thread that was unknown at the first look may have registered
+	 * (and become active) while /proc was read: look again. */
+	if (atomic_load(&S.foreign_active) > 0)
+		return;
 	if (atomic_load(&S.runqsize) > 0)
 		return;
 	if (wakers_pending())
@@ -607,8 +611,10 @@ void ng_foreign_register(void)
 	pthread_once(&foreign_once, foreign_key_init);
 	pthread_setspecific(foreign_key, (void *)1);
 	tls_foreign = 1;
-	atomic_fetch_add(&S.foreign_registered, 1);
+	/* active first: the detector counts a registered thread as known, so
+	 * it must never see it registered but not yet active */
 	atomic_fetch_add(&S.foreign_active, 1);
+	atomic_fetch_add(&S.foreign_registered, 1);
 }
 
 void ng_foreign_blocking(bool blocking)
