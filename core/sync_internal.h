@@ -19,7 +19,7 @@ static inline void waitq_push_head(ng_waitq_ *q, ng_waiter *w)
 		((ng_waiter *)q->head)->prev = w;
 	else
 		q->tail = w;
-	q->head = w;
+	waitq_set_head(q, w);
 	w->linked = true;
 }
 
