@@ -15,7 +15,13 @@
  *  - len and cap.
  * Not in Go's test, because C copies bytes where Go copies typed values:
  * elements of sizes 1 to 4096 arrive whole through unbuffered and buffered
- * channels. */
+ * channels.
+ *
+ * Also TestShrinkStackDuringBlockedSend and TestNoShrinkStackWhileParking
+ * without the runtime.GC() that shrinks Go's stacks (numago's never move):
+ * a sender that uses 20 KiB of stack between sends which block, against a
+ * receiver that sleeps so that they do block, still passes every value in
+ * order. */
 #define _GNU_SOURCE
 #include "chan_util.h"
 
@@ -404,6 +410,85 @@ static void elem_sizes(void)
 	free(got);
 }
 
+/* ---- TestShrinkStackDuringBlockedSend, TestNoShrinkStackWhileParking ---- */
+
+static void stack_growth_recursive(int i)
+{
+	volatile uint64_t pad[128];
+	pad[0] = 0;
+	if (i != 0 && pad[0] == 0)
+		stack_growth_recursive(i - 1);
+}
+
+typedef struct stack_job {
+	ng_chan *c, *done;
+	int n;
+	int64_t recv_sleep; /* 0: this is the sender */
+} stack_job;
+
+static void stack_sender(void *p)
+{
+	stack_job *j = p;
+	for (int i = 0; i < j->n; i++) {
+		send_int(j->c, i);
+		stack_growth_recursive(20); /* use lots of stack, briefly */
+	}
+	char z = 0;
+	CHECK_EQ(ng_chan_send(j->done, &z), 0);
+	ng_chan_release(j->c);
+	ng_chan_release(j->done);
+}
+
+static void stack_receiver(void *p)
+{
+	stack_job *j = p;
+	for (int i = 0; i < j->n; i++) {
+		ng_sleep(j->recv_sleep); /* so that the sender always fully blocks */
+		CHECK_EQ(recv_int(j->c), i);
+	}
+	char z = 0;
+	CHECK_EQ(ng_chan_send(j->done, &z), 0);
+	ng_chan_release(j->c);
+	ng_chan_release(j->done);
+}
+
+/* The goroutine's own references to c and done, released when it ends. */
+static stack_job stack_job_ref(ng_chan *c, ng_chan *done, int n, int64_t recv_sleep)
+{
+	ng_chan_retain(c);
+	ng_chan_retain(done);
+	return (stack_job){c, done, n, recv_sleep};
+}
+
+static void stacks_and_blocked_sends(void)
+{
+	enum { n = 10 };
+	/* TestShrinkStackDuringBlockedSend */
+	ng_chan *c = chan_make(sizeof(int), 0), *done = chan_make(0, 2);
+	stack_job sj = stack_job_ref(c, done, n, 0);
+	GO(stack_sender, sj);
+	for (int i = 0; i < n; i++) {
+		int x = recv_int(c);
+		if (x != i)
+			fprintf(stderr, "bad channel read: want %d, got %d\n", i, x);
+		CHECK_EQ(x, i);
+		ng_sleep(MS);
+	}
+	CHECK_EQ(ng_chan_recv(done, NULL), 0);
+	/* TestNoShrinkStackWhileParking */
+	for (int i = 0; i < n * 20; i++) {
+		stack_job rj = stack_job_ref(c, done, n, 10 * US);
+		GO(stack_receiver, rj);
+		sj = stack_job_ref(c, done, n, 0);
+		GO(stack_sender, sj);
+		ng_sleep(50 * US);
+		CHECK_EQ(ng_chan_recv(done, NULL), 0);
+		CHECK_EQ(ng_chan_recv(done, NULL), 0);
+	}
+	ng_chan_release(c);
+	ng_chan_release(done);
+}
+
 static int test_main(void *arg)
 {
 	(void)arg;
@@ -417,6 +502,7 @@ static int test_main(void *arg)
 		len_cap(cap);
 	}
 	elem_sizes();
+	stacks_and_blocked_sends();
 	return 0;
 }
 
