@@ -43,6 +43,81 @@ static inline int recv_int(ng_chan *c)
  * onto the new goroutine's stack: GO(fn, (struct x){...}). */
 #define GO(fn, ...) CHECK_EQ(ng_go_copy((fn), &(__VA_ARGS__), sizeof(__VA_ARGS__)), 0)
 
+/* Running fn(arg) in a goroutine (IN_GOROUTINE) or a plain pthread, a
+ * foreign thread (IN_THREAD), and waiting for it without holding up a P. */
+enum { IN_GOROUTINE = 0, IN_THREAD = 1 };
+
+typedef struct task {
+	void (*fn)(void *);
+	void *arg;
+	ng_chan *done; /* elem_size 0, cap 1 */
+	pthread_t th;
+	int foreign;
+} task;
+
+static inline void task_finish(task *t)
+{
+	/* once the send is through, the waiter may reuse *t */
+	ng_chan *done = t->done;
+	char z = 0;
+	CHECK_EQ(ng_chan_send(done, &z), 0);
+	ng_chan_release(done);
+}
+
+static inline void *task_thread(void *p)
+{
+	task *t = p;
+	CHECK_EQ(ng_id(), 0);
+	t->fn(t->arg);
+	task_finish(t);
+	return NULL;
+}
+
+static inline void task_goroutine(void *p)
+{
+	task *t = p;
+	CHECK(ng_id() != 0);
+	t->fn(t->arg);
+	task_finish(t);
+}
+
+static inline void task_start(task *t, int foreign, void (*fn)(void *), void *arg)
+{
+	t->fn = fn;
+	t->arg = arg;
+	t->foreign = foreign;
+	t->done = chan_make(0, 1);
+	ng_chan_retain(t->done); /* the task's own reference */
+	if (foreign)
+		CHECK_EQ(pthread_create(&t->th, NULL, task_thread, t), 0);
+	else
+		CHECK_EQ(ng_go(task_goroutine, t), 0);
+}
+
+static inline void task_wait(task *t)
+{
+	char z;
+	CHECK_EQ(ng_chan_recv_until(t->done, &z, ng_now() + 60 * SEC), 0);
+	if (t->foreign)
+		CHECK_EQ(pthread_join(t->th, NULL), 0); /* it has sent: exiting */
+	ng_chan_release(t->done);
+}
+
+static inline void run_in(int foreign, void (*fn)(void *), void *arg)
+{
+	task t;
+	task_start(&t, foreign, fn, arg);
+	task_wait(&t);
+}
+
+/* A goroutine with a name, for dumps, leak checks and deadlock reports. */
+static inline void spawn_named(const char *name, void (*fn)(void *), void *arg)
+{
+	ng_go_attr attr = NG_GO_ATTR_INIT;
+	attr.name = name;
+	CHECK_EQ(ng_go_attr(&attr, fn, arg), 0);
+}
+
 /* Go's test programs end with goroutines still blocked, holding the only
  * pointers to their channels on stacks LeakSanitizer does not scan; keeping
  * those pointers here too says they are abandoned on purpose, not leaked. */

@@ -29,73 +29,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-enum { IN_GOROUTINE = 0, IN_THREAD = 1 };
 static const char *const where[2] = {"goroutine", "thread"};
-
-/* ---- running a function in a goroutine or a thread ---- */
-
-typedef struct task {
-	void (*fn)(void *);
-	void *arg;
-	ng_chan *done; /* elem_size 0, cap 1 */
-	pthread_t th;
-	int foreign;
-} task;
-
-static void task_finish(task *t)
-{
-	/* once the send is through, the waiter may reuse *t */
-	ng_chan *done = t->done;
-	char z = 0;
-	CHECK_EQ(ng_chan_send(done, &z), 0);
-	ng_chan_release(done);
-}
-
-static void *task_thread(void *p)
-{
-	task *t = p;
-	CHECK_EQ(ng_id(), 0);
-	t->fn(t->arg);
-	task_finish(t);
-	return NULL;
-}
-
-static void task_goroutine(void *p)
-{
-	task *t = p;
-	CHECK(ng_id() != 0);
-	t->fn(t->arg);
-	task_finish(t);
-}
-
-static void task_start(task *t, int foreign, void (*fn)(void *), void *arg)
-{
-	t->fn = fn;
-	t->arg = arg;
-	t->foreign = foreign;
-	t->done = chan_make(0, 1);
-	ng_chan_retain(t->done); /* the task's own reference */
-	if (foreign)
-		CHECK_EQ(pthread_create(&t->th, NULL, task_thread, t), 0);
-	else
-		CHECK_EQ(ng_go(task_goroutine, t), 0);
-}
-
-static void task_wait(task *t)
-{
-	char z;
-	CHECK_EQ(ng_chan_recv_until(t->done, &z, ng_now() + 60 * SEC), 0);
-	if (t->foreign)
-		CHECK_EQ(pthread_join(t->th, NULL), 0); /* it has sent: exiting */
-	ng_chan_release(t->done);
-}
-
-static void run_in(int foreign, void (*fn)(void *), void *arg)
-{
-	task t;
-	task_start(&t, foreign, fn, arg);
-	task_wait(&t);
-}
 
 /* ---- 1. timeouts ---- */
 

@@ -175,13 +175,6 @@ static int child_scenario(void *arg)
 
 /* ---- deadlocks ---- */
 
-static void spawn_named(const char *name, void (*fn)(void *), void *arg)
-{
-	ng_go_attr attr = NG_GO_ATTR_INIT;
-	attr.name = name;
-	CHECK_EQ(ng_go_attr(&attr, fn, arg), 0);
-}
-
 static ng_chan *dl_a, *dl_b;
 
 static void blocked_sender(void *arg)

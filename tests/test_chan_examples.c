@@ -257,13 +257,6 @@ static void finisher(void *arg)
 	(void)arg;
 }
 
-static void spawn_named(const char *name, void (*fn)(void *), void *arg)
-{
-	ng_go_attr attr = NG_GO_ATTR_INIT;
-	attr.name = name;
-	CHECK_EQ(ng_go_attr(&attr, fn, arg), 0);
-}
-
 /* Runs ng_leak_check into a pipe; returns its result, the text in out. */
 static int64_t leak_report(char *out, size_t size)
 {

@@ -38,8 +38,9 @@ static void check_woke(const char *what, int64_t deadline, int64_t now)
 
 /* ---- sleeps ---- */
 
-static void sleeps(void)
+static void sleeps(void *arg)
 {
+	(void)arg;
 	int64_t a = ng_now(), b = ng_now();
 	CHECK(a > 0 && b >= a);
 
@@ -56,14 +57,6 @@ static void sleeps(void)
 	CHECK_EQ(ng_sleep(-5 * SEC), 0);
 	CHECK_EQ(ng_sleep_until(t0 - SEC), 0);
 	CHECK(ng_now() - t0 < SEC);
-}
-
-static void *sleeps_thread(void *arg)
-{
-	(void)arg;
-	CHECK_EQ(ng_id(), 0);
-	sleeps();
-	return NULL;
 }
 
 typedef struct sleeper_job {
@@ -118,8 +111,9 @@ static void many_sleepers(void)
 
 /* ---- ng_after ---- */
 
-static void after(void)
+static void after(void *arg)
 {
+	(void)arg;
 	int64_t t0 = ng_now();
 	ng_chan *c = ng_after(20 * MS);
 	CHECK(c != NULL);
@@ -144,13 +138,6 @@ static void after(void)
 	ng_chan_release(ng_after(5 * MS));
 	ng_chan_release(ng_after(3600 * SEC)); /* still pending at shutdown */
 	ng_sleep(20 * MS);
-}
-
-static void *after_thread(void *arg)
-{
-	(void)arg;
-	after();
-	return NULL;
 }
 
 /* ---- periodic and one-shot timers ---- */
@@ -222,54 +209,26 @@ static void one_shot(void)
 	CHECK_EQ(ng_timer_stop(NULL), -EINVAL);
 }
 
-static void *timers_thread(void *arg)
+static void timers(void *arg)
 {
 	(void)arg;
 	ticker();
+	slow_reader();
 	one_shot();
-	return NULL;
-}
-
-/* Runs fn on a fresh pthread and waits for it without holding up the P. */
-typedef struct thread_job {
-	void *(*fn)(void *);
-	ng_chan *done;
-} thread_job;
-
-static void *thread_main(void *arg)
-{
-	thread_job *j = arg;
-	ng_chan *done = j->done;
-	j->fn(NULL);
-	char z = 0;
-	CHECK_EQ(ng_chan_send(done, &z), 0);
-	return NULL;
-}
-
-static void in_thread(void *(*fn)(void *))
-{
-	thread_job j = {fn, chan_make(0, 1)};
-	pthread_t th;
-	CHECK_EQ(pthread_create(&th, NULL, thread_main, &j), 0);
-	CHECK_EQ(ng_chan_recv(j.done, NULL), 0);
-	CHECK_EQ(pthread_join(th, NULL), 0);
-	ng_chan_release(j.done);
 }
 
 static int test_main(void *arg)
 {
 	(void)arg;
-	sleeps();
-	in_thread(sleeps_thread);
+	sleeps(NULL);
+	run_in(IN_THREAD, sleeps, NULL);
 	printf("sleeps ok\n");
 	many_sleepers();
-	after();
-	in_thread(after_thread);
+	after(NULL);
+	run_in(IN_THREAD, after, NULL);
 	printf("ng_after ok\n");
-	ticker();
-	slow_reader();
-	one_shot();
-	in_thread(timers_thread);
+	timers(NULL);
+	run_in(IN_THREAD, timers, NULL);
 	printf("timers ok\n");
 	return 0;
 }
