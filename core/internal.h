@@ -81,16 +81,24 @@ struct ng_g;
  * sched_yield instead of being spun against for a whole time slice. */
 static inline void ng_spin_lock(_Atomic int32_t *l)
 {
-	for (int spins = 0;; spins++) {
-		int32_t zero = 0;
+	int32_t zero = 0;
+	if (NG_LIKELY(atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
+	                                                    memory_order_relaxed)))
+		return;
+	/* Contended: back off exponentially between attempts, so the holder's
+	 * unlock is not fighting our reads for the line. */
+	for (int spins = 0, backoff = 1;; spins++) {
+		for (int i = 0; i < backoff; i++)
+			ng_cpu_relax();
+		if (backoff < 1024)
+			backoff *= 2;
+		zero = 0;
 		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
 		                                          memory_order_relaxed))
 			return;
-		if (spins < 64)
-			ng_cpu_relax();
-		else
-			sched_yield();
+		if (spins >= 32)
+			sched_yield(); /* the holder lost its CPU: let it run */
 	}
 }
 
