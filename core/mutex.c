@@ -245,7 +245,7 @@ int ng_mutex_lock_reason(ng_mutex *m, int64_t deadline, int reason)
 	return lock_slow(m, deadline, reason);
 }
 
-int ng_mutex_lock(ng_mutex *m)
+int(ng_mutex_lock)(ng_mutex *m)
 {
 	return ng_mutex_lock_reason(m, NG_FOREVER, NG_WAIT_MUTEX);
 }
@@ -321,7 +321,7 @@ static int unlock_slow(ng_mutex *m, int32_t old)
 	return 0;
 }
 
-int ng_mutex_unlock(ng_mutex *m)
+int(ng_mutex_unlock)(ng_mutex *m)
 {
 	if (m == NULL)
 		return -EINVAL;

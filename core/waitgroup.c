@@ -17,7 +17,7 @@
 #define WG_WAITERS(s) ((uint32_t)(s))
 #define WG_ONE        ((int64_t)1 << 32)
 
-int ng_waitgroup_add(ng_waitgroup *wg, int64_t n)
+int(ng_waitgroup_add)(ng_waitgroup *wg, int64_t n)
 {
 	if (wg == NULL)
 		return -EINVAL;
@@ -94,7 +94,7 @@ int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline)
 	return -ETIMEDOUT;
 }
 
-int ng_waitgroup_wait(ng_waitgroup *wg)
+int(ng_waitgroup_wait)(ng_waitgroup *wg)
 {
 	return ng_waitgroup_wait_until(wg, NG_FOREVER);
 }

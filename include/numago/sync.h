@@ -39,6 +39,31 @@ int ng_waitgroup_done(ng_waitgroup *wg);
 int ng_waitgroup_wait(ng_waitgroup *wg);
 /* The same with an absolute deadline: 0 | -ETIMEDOUT. */
 int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline);
+/* Inline fast paths (count is counter << 32 | waiters): an Add that leaves
+ * the counter positive, and a Wait on a zero counter.  The rest, including
+ * every transition to zero, goes to the library. */
+static inline int ng_waitgroup_add_inline_(ng_waitgroup *wg, int64_t n)
+{
+	if (__builtin_expect(wg != 0, 1)) {
+		int64_t old = __atomic_load_n(&wg->count, __ATOMIC_RELAXED);
+		int64_t cnt = (int64_t)(int32_t)((uint64_t)old >> 32) + n;
+		if (cnt > 0 && cnt <= INT32_MAX &&
+		    __atomic_compare_exchange_n(&wg->count, &old,
+		                                (int64_t)((uint64_t)old + ((uint64_t)n << 32)), 0,
+		                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return 0;
+	}
+	return (ng_waitgroup_add)(wg, n);
+}
+static inline int ng_waitgroup_wait_inline_(ng_waitgroup *wg)
+{
+	if (__builtin_expect(wg != 0, 1) &&
+	    (uint64_t)__atomic_load_n(&wg->count, __ATOMIC_ACQUIRE) >> 32 == 0)
+		return 0;
+	return (ng_waitgroup_wait)(wg);
+}
+#define ng_waitgroup_add(wg, n) ng_waitgroup_add_inline_((wg), (n))
+#define ng_waitgroup_wait(wg)   ng_waitgroup_wait_inline_(wg)
 
 /* ---- mutex: Go's sync.Mutex, with starvation mode after 1 ms of waiting ---- */
 typedef struct ng_mutex {
@@ -51,7 +76,29 @@ typedef struct ng_mutex {
 		0, 0, NG_WAITQ_INIT_ \
 	}
 int ng_mutex_lock(ng_mutex *m);
-int ng_mutex_unlock(ng_mutex *m);  /* -EPERM if not locked */
+int ng_mutex_unlock(ng_mutex *m); /* -EPERM if not locked */
+/* The uncontended cases inline, as Go's compiler inlines them; anything
+ * else (and taking the functions' addresses) goes to the library. */
+static inline int ng_mutex_lock_inline_(ng_mutex *m)
+{
+	int32_t unlocked = 0;
+	if (__builtin_expect(m != 0, 1) &&
+	    __atomic_compare_exchange_n(&m->state, &unlocked, 1, 0, __ATOMIC_ACQUIRE,
+	                                __ATOMIC_RELAXED))
+		return 0;
+	return (ng_mutex_lock)(m);
+}
+static inline int ng_mutex_unlock_inline_(ng_mutex *m)
+{
+	int32_t locked = 1;
+	if (__builtin_expect(m != 0, 1) &&
+	    __atomic_compare_exchange_n(&m->state, &locked, 0, 0, __ATOMIC_RELEASE,
+	                                __ATOMIC_RELAXED))
+		return 0;
+	return (ng_mutex_unlock)(m);
+}
+#define ng_mutex_lock(m)   ng_mutex_lock_inline_(m)
+#define ng_mutex_unlock(m) ng_mutex_unlock_inline_(m)
 int ng_mutex_trylock(ng_mutex *m); /* 0 | -EAGAIN */
 /* 0 | -ETIMEDOUT | -EAGAIN (deadline 0: a trylock). */
 int ng_mutex_lock_until(ng_mutex *m, int64_t deadline);
