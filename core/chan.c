@@ -32,16 +32,20 @@ ng_chan *ng_chan_make(size_t elem_size, size_t capacity)
 		errno = EINVAL;
 		return NULL;
 	}
-	/* malloc's 16-byte alignment suits any element type (max_align_t);
-	 * aligned_alloc would take glibc's slow memalign path on every make. */
+	/* Whole cache lines of its own (two channels used by different cores
+	 * must not share one), but through malloc plus manual alignment:
+	 * aligned_alloc takes glibc's slow memalign path on every make. */
 	size_t bytes = elem_size * capacity;
-	size_t head = (sizeof(ng_chan) + 15) & ~(size_t)15;
-	ng_chan *c = malloc(head + bytes);
-	if (c == NULL) {
+	size_t head = (sizeof(ng_chan) + 63) & ~(size_t)63;
+	size_t len = (head + bytes + 63) & ~(size_t)63;
+	void *raw = malloc(len + 64);
+	if (raw == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	ng_chan *c = (ng_chan *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
 	memset(c, 0, sizeof *c);
+	c->raw = raw;
 	c->cap = capacity;
 	c->elemsize = elem_size;
 	c->buf = (char *)c + head;
@@ -57,7 +61,7 @@ void ng_chan_retain(ng_chan *c)
 
 void ng_chan_free(ng_chan *c)
 {
-	free(c);
+	free(c->raw);
 }
 
 void ng_chan_release(ng_chan *c)

@@ -19,6 +19,7 @@ struct ng_chan {
 	ng_waitq_ recvq, sendq; /* their own lock fields are unused: c->lock guards them */
 	_Atomic int64_t refs;
 	char *buf;
+	void *raw; /* what malloc returned (the channel is aligned within it) */
 };
 
 static inline void chan_lock(ng_chan *c)
