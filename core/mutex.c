@@ -135,7 +135,7 @@ static int sema_acquire(ng_mutex *m, bool lifo, int64_t deadline, int reason)
 			waitq_push_head(q, &w);
 		else
 			waitq_push(q, &w);
-		if (ng_waiter_sleep(&w, reason, deadline, sync_unlock_waitq, q))
+		if (ng_waiter_sleep(&w, reason, deadline, waitq_unlock_cb, q))
 			return w.result;
 		waitq_lock(q);
 		if (w.linked)

@@ -131,11 +131,6 @@ static void sort_lockorder(ng_case *cases, uint32_t *order, uint32_t n)
 	}
 }
 
-static void no_unlock(void *arg)
-{
-	(void)arg;
-}
-
 static int select_slow(ng_case *cases, int64_t deadline, const uint32_t *pollorder, uint32_t nen);
 
 int ng_select(ng_case *cases, size_t n, int64_t deadline)
@@ -180,7 +175,7 @@ int ng_select(ng_case *cases, size_t n, int64_t deadline)
 		ng_waiter w;
 		waiter_init(&w);
 		if (deadline == NG_FOREVER || deadline > ng_nanotime())
-			ng_waiter_sleep(&w, NG_WAIT_SELECT_NO_CASES, deadline, no_unlock, NULL);
+			ng_waiter_sleep(&w, NG_WAIT_SELECT_NO_CASES, deadline, NULL, NULL);
 		rc = -ETIMEDOUT;
 		goto out;
 	}

@@ -73,7 +73,7 @@ int ng_sema_acquire(ng_sema *s, int64_t k, int64_t deadline)
 	waiter_init(&w);
 	w.weight = k;
 	waitq_push(&s->q, &w);
-	if (ng_waiter_sleep(&w, NG_WAIT_SEMA, deadline, sync_unlock_waitq, &s->q))
+	if (ng_waiter_sleep(&w, NG_WAIT_SEMA, deadline, waitq_unlock_cb, &s->q))
 		return w.result;
 	waitq_lock(&s->q);
 	if (w.linked) {

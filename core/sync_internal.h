@@ -23,11 +23,6 @@ static inline void waitq_push_head(ng_waitq_ *q, ng_waiter *w)
 	w->linked = true;
 }
 
-static inline void sync_unlock_waitq(void *q)
-{
-	waitq_unlock(q);
-}
-
 /* True once the caller's deadline has passed (NG_FOREVER never does). */
 static inline bool sync_expired(int64_t deadline)
 {

@@ -15,11 +15,6 @@ int64_t ng_now(void)
 	return ng_nanotime();
 }
 
-static void no_unlock(void *arg)
-{
-	(void)arg;
-}
-
 int ng_sleep_until(int64_t deadline)
 {
 	ng_m *m = ng_getm();
@@ -30,13 +25,13 @@ int ng_sleep_until(int64_t deadline)
 		}
 		ng_waiter w;
 		waiter_init(&w);
-		ng_waiter_sleep(&w, NG_WAIT_SLEEP, deadline, no_unlock, NULL);
+		ng_waiter_sleep(&w, NG_WAIT_SLEEP, deadline, NULL, NULL);
 		return 0;
 	}
 	if (deadline == NG_FOREVER) {
 		ng_waiter w;
 		waiter_init(&w);
-		ng_waiter_sleep(&w, NG_WAIT_SLEEP, deadline, no_unlock, NULL);
+		ng_waiter_sleep(&w, NG_WAIT_SLEEP, deadline, NULL, NULL);
 		return 0; /* not reached: nothing wakes it */
 	}
 	struct timespec ts = {deadline / 1000000000, deadline % 1000000000};

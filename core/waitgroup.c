@@ -54,11 +54,6 @@ int ng_waitgroup_done(ng_waitgroup *wg)
 	return ng_waitgroup_add(wg, -1);
 }
 
-static void unlock_q(void *q)
-{
-	waitq_unlock(q);
-}
-
 int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline)
 {
 	if (wg == NULL)
@@ -80,7 +75,7 @@ int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline)
 	ng_waiter w;
 	waiter_init(&w);
 	waitq_push(&wg->q, &w);
-	if (ng_waiter_sleep(&w, NG_WAIT_WAITGROUP, deadline, unlock_q, &wg->q))
+	if (ng_waiter_sleep(&w, NG_WAIT_WAITGROUP, deadline, waitq_unlock_cb, &wg->q))
 		return w.result;
 	/* Timed out.  Still queued: nobody released us, so take our
 	 * registration back in the same critical section.  Unlinked: the

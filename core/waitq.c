@@ -39,7 +39,8 @@ static bool park_unlock(ng_g *g, void *arg)
 	void *uarg = sp->arg;
 	if (sp->deadline != NG_FOREVER)
 		ng_tmr_add(&sp->t, sp->deadline);
-	unlock(uarg);
+	if (unlock != NULL)
+		unlock(uarg);
 	return true;
 }
 
@@ -67,7 +68,8 @@ bool ng_waiter_sleep(ng_waiter *w, int reason, int64_t deadline, void (*unlock)(
 	w->g = NULL;
 	ng_note_clear(w->notep);
 	w->fblocked = deadline == NG_FOREVER;
-	unlock(arg);
+	if (unlock != NULL)
+		unlock(arg);
 	if (w->fblocked) {
 		ng_foreign_blocking(true);
 		ng_note_sleep(w->notep);
@@ -85,11 +87,6 @@ bool ng_waiter_sleep(ng_waiter *w, int reason, int64_t deadline, void (*unlock)(
 	return true;
 }
 
-static void unlock_waitq(void *q)
-{
-	waitq_unlock(q);
-}
-
 int ng_waitq_block_until(ng_waitq_ *q, ng_waiter *w, int reason, int64_t deadline)
 {
 	if (deadline != NG_FOREVER && ng_nanotime() >= deadline) {
@@ -97,7 +94,7 @@ int ng_waitq_block_until(ng_waitq_ *q, ng_waiter *w, int reason, int64_t deadlin
 		return -ETIMEDOUT;
 	}
 	waitq_push(q, w);
-	if (ng_waiter_sleep(w, reason, deadline, unlock_waitq, q))
+	if (ng_waiter_sleep(w, reason, deadline, waitq_unlock_cb, q))
 		return w->result;
 	waitq_lock(q);
 	if (w->linked)

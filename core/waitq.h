@@ -53,6 +53,12 @@ static inline void waitq_unlock(ng_waitq_ *q)
 	ng_spin_unlock((_Atomic int32_t *)&q->lock);
 }
 
+/* waitq_unlock in the shape ng_waiter_sleep's `unlock` takes. */
+static inline void waitq_unlock_cb(void *q)
+{
+	waitq_unlock(q);
+}
+
 /* The head is written under the lock but may be peeked without it (failing
  * non-blocking channel operations): relaxed atomic stores, plain movs. */
 static inline void waitq_set_head(ng_waitq_ *q, ng_waiter *w)
@@ -152,7 +158,7 @@ void ng_waitq_wake(ng_waiter *w, int result);
 /* The two halves of a blocking wait, for primitives that queue one waiter
  * on several queues (select): park/sleep until w->claim is won by a waker
  * or the deadline.  `unlock(arg)` releases whatever the caller holds, once
- * the caller is safely asleep.  Returns true if a waker won (w->result is
+ * the caller is safely asleep (NULL: the caller holds nothing).  Returns true if a waker won (w->result is
  * set), false on timeout: the caller must then unlink w itself. */
 bool ng_waiter_sleep(ng_waiter *w, int reason, int64_t deadline, void (*unlock)(void *arg),
                      void *arg);
