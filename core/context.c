@@ -38,7 +38,12 @@ struct ng_ctx {
 
 static ng_ctx background = {.deadline = NG_FOREVER};
 static ng_chan *background_done; /* never closed */
-static _Atomic int background_done_once;
+static pthread_once_t background_done_once = PTHREAD_ONCE_INIT;
+
+static void background_done_make(void)
+{
+	background_done = ng_chan_make(0, 0);
+}
 
 static void ctx_lock(ng_ctx *c)
 {
@@ -209,17 +214,7 @@ ng_chan *ng_ctx_done(ng_ctx *c)
 {
 	if (c == NULL || c == &background) {
 		/* A channel nobody ever closes: a select on it never fires. */
-		if (atomic_load_explicit(&background_done_once, memory_order_acquire) != 2) {
-			int zero = 0;
-			if (atomic_compare_exchange_strong(&background_done_once, &zero, 1)) {
-				background_done = ng_chan_make(0, 0);
-				atomic_store_explicit(&background_done_once, 2,
-				                      memory_order_release);
-			}
-			while (atomic_load_explicit(&background_done_once, memory_order_acquire) !=
-			       2)
-				ng_cpu_relax();
-		}
+		pthread_once(&background_done_once, background_done_make);
 		return background_done;
 	}
 	return c->done;

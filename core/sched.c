@@ -914,15 +914,6 @@ void ng_post_switch(ng_m *m)
 		globrunq_put_locked(g);
 		pthread_mutex_unlock(&S.lock);
 		break;
-	case NG_AFTER_PARK: {
-		ng_unlockf fn = m->after_fn;
-		void *arg = m->after_arg;
-		m->after_fn = NULL;
-		m->after_arg = NULL;
-		if (fn != NULL && !fn(g, arg))
-			ng_ready(g);
-		break;
-	}
 	case NG_AFTER_EXIT:
 		ng_g_free(m->p, g);
 		break;
