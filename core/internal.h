@@ -261,7 +261,12 @@ typedef struct ng_p {
 	_Atomic uint32_t schedseq;                        /* owner bumps per switch-in; thieves
 	                                                     compare it before taking runnext */
 	_Atomic(ng_g *) runnext;                          /* owner sets, thieves CAS */
-	_Atomic(ng_g *) runq[NG_RUNQ_SIZE];               /* slots: relaxed atomics (thieves read
+	/* Deferred wakes (sysmon.c): the owner readied a G into an empty
+	 * runnext without waking an idle P, and clears this once runnext is
+	 * empty at a switch-in; handoffs counts such readies for sysmon. */
+	_Atomic uint32_t wake_owed;
+	_Atomic uint32_t handoffs;
+	_Atomic(ng_g *) runq[NG_RUNQ_SIZE]; /* slots: relaxed atomics (thieves read
 	                                                     speculatively, as Go does) */
 	/* owner-only (the M holding this P) */
 	_Alignas(NG_CACHELINE) int id;
@@ -384,6 +389,13 @@ typedef struct ng_sched {
 	/* the idle M sleeping until the earliest timer (timer.c) */
 	_Atomic(struct ng_m *) timer_sleeper;
 	_Atomic int64_t timer_sleep_when; /* its wake time; INT64_MAX: none or unknown */
+	/* sysmon (sysmon.c) */
+	_Atomic int sysmon_defer; /* readies into runnext may owe their wake */
+	bool sysmon_waiting;      /* asleep until a P gets busy; sched.lock */
+	int sysmon_running;       /* its thread exists (counted as known) */
+	ng_note sysmon_note;
+	pthread_t sysmon_thread;
+	_Atomic uint64_t stat_sysmon_wakes;
 	/* hooks other modules install: can anything still wake a goroutine? */
 	int (*pending_wakers[8])(void);
 	int npending_wakers;
@@ -464,6 +476,12 @@ void ng_foreign_unblocked_counted(void);
 void ng_register_pending_waker(int (*fn)(void));
 
 int ng_sched_init(int nprocs);
+int ng_runtime_thread_create_locked(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                                    void *arg);
+/* sysmon.c */
+void ng_sysmon_start(void);
+void ng_sysmon_stop(void);
+void ng_sysmon_busy_locked(void); /* a P left the idle list */
 void ng_sched_start_m0(void);
 void ng_sched_shutdown(void);
 void ng_checkdead_locked(void);
@@ -489,6 +507,7 @@ typedef struct ng_debug {
 	int stackguard; /* forced enum ng_guard_kind, 0 auto */
 	int sigquit_exit;
 	int boot_threads_inert; /* threads present at boot never call numago */
+	int no_sysmon;          /* no sysmon thread: readies never defer their wake */
 } ng_debug;
 extern ng_debug ng_debug_g;
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

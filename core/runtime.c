@@ -82,6 +82,10 @@ static void parse_debug(void)
 			/* e.g. under qemu-user, whose own threads would otherwise
 			 * keep the deadlock detector silent */
 			ng_debug_g.boot_threads_inert = strcmp(val, "inert") == 0;
+		} else if (strcmp(tok, "sysmon") == 0) {
+			/* sysmon=0: no sysmon thread, so every ready wakes an idle P
+			 * at once (Go's policy), for comparisons */
+			ng_debug_g.no_sysmon = strcmp(val, "0") == 0;
 		} else if (strcmp(tok, "spin") == 0) {
 			spin_override = strtoll(val, NULL, 10);
 		} else {
@@ -152,6 +156,8 @@ static int boot(const ng_config *cfg, bool embedded)
 	atomic_store(&S.foreign_active, 0);
 	ng_stack_install_segv_handler();
 	ng_dump_install_sigquit();
+	if (!ng_debug_g.no_sysmon)
+		ng_sysmon_start();
 	atomic_store(&S.running, 1);
 	pthread_mutex_unlock(&boot_lock);
 	return 0;

@@ -17,10 +17,13 @@
  *    in Go's findrunnable): either it sees the new work or the submitter sees
  *    the idle P and no spinner and wakes someone.  No lost wakeups.
  *
- * Two changes from Go, both about cost on machines where syscalls are slow:
+ * Three changes from Go, all about cost on machines where syscalls are slow:
  *  - A spinning M spins for a time budget (sched.spin_ns, about one park/wake
  *    round trip; zero when Ps outnumber usable CPUs) rather than four quick
  *    passes, so a steady stream of small wakeups is served without futexes.
+ *  - A G readied into an empty runnext (a hand-off) owes its wakep instead of
+ *    paying it: the readier nearly always blocks next and runs it itself.
+ *    sysmon pays the wake if the readier keeps running (sysmon.c).
  *  - Gs switch G->G directly when the successor is in the local queue; only
  *    an empty local queue sends a G through g0 (the M's own stack).
  *
@@ -155,6 +158,10 @@ static inline void execute(ng_m *m, ng_g *g, bool inherit)
 		p->schedtick++;
 	OWN_ADD(p->stats.runs, 1);
 	RQ_STORE(&p->schedseq, (uint32_t)RELAXED(p->stats.runs), relaxed);
+	/* The deferred wake (sysmon.c) is settled once runnext is empty: its G
+	 * is running (here or on a thief).  Else it stays owed. */
+	if (RQ_LOAD(&p->wake_owed, relaxed) && RQ_LOAD(&p->runnext, relaxed) == NULL)
+		RQ_STORE(&p->wake_owed, 0, relaxed);
 }
 
 /* --------------------------------------------------------- global queue --- */
@@ -334,6 +341,7 @@ static ng_p *pidleget_locked(void)
 		S.pidle = p->link;
 		p->link = NULL;
 		atomic_fetch_sub_explicit(&S.npidle, 1, memory_order_seq_cst);
+		ng_sysmon_busy_locked();
 	}
 	return p;
 }
@@ -366,6 +374,24 @@ static void releasep(ng_m *m)
 
 static void *m_main(void *arg);
 
+/* pthread_create for the runtime's own threads (Ms, sysmon), sched.lock
+ * held.  Only TSan starts helper threads beside ours (ASan does not), e.g.
+ * at the first pthread_create of a forked child: they are counted as known
+ * to the deadlock detector.  A user thread created at the same moment would
+ * be miscounted as one. */
+int ng_runtime_thread_create_locked(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                                    void *arg)
+{
+	int before = NG_TSAN ? ng_count_threads() : 0;
+	int rc = pthread_create(t, attr, fn, arg);
+	if (NG_TSAN && rc == 0 && before > 0) {
+		int after = ng_count_threads();
+		if (after > before + 1)
+			S.san_threads += after - before - 1;
+	}
+	return rc;
+}
+
 static void newm_locked(ng_p *p, bool spinning)
 {
 	ng_m *m = calloc(1, sizeof *m);
@@ -385,15 +411,7 @@ static void newm_locked(ng_p *p, bool spinning)
 	/* Ms only run the scheduler on their own stack; goroutines have theirs.
 	 * Sanitizers need more room for their own frames. */
 	pthread_attr_setstacksize(&attr, (NG_ASAN || NG_TSAN) ? (8u << 20) : (256u << 10));
-	/* Only TSan starts helper threads beside ours (ASan does not); a user
-	 * thread created at the same moment would be miscounted as one. */
-	int before = NG_TSAN ? ng_count_threads() : 0;
-	int rc = pthread_create(&m->thread, &attr, m_main, m);
-	if (NG_TSAN && rc == 0 && before > 0) {
-		int after = ng_count_threads();
-		if (after > before + 1)
-			S.san_threads += after - before - 1;
-	}
+	int rc = ng_runtime_thread_create_locked(&m->thread, &attr, m_main, m);
 	pthread_attr_destroy(&attr);
 	if (rc != 0)
 		ng_fatal("cannot create an OS thread for M%d: %s", m->id, strerror(rc));
@@ -522,7 +540,7 @@ static bool unknown_threads_exist(void)
 	int n = ng_count_threads();
 	if (n < 0)
 		return false; /* cannot tell: behave like Go */
-	int known = S.mcount + 1 + atomic_load(&S.foreign_registered);
+	int known = S.mcount + 1 + S.sysmon_running + atomic_load(&S.foreign_registered);
 	/* Sanitizer runtimes run helper threads of their own (TSan: one at
 	 * start, another at the first pthread_create of a forked child); in
 	 * those builds the threads that existed at boot, and any that appeared
@@ -1001,7 +1019,21 @@ void ng_ready(ng_g *g)
 	}
 	ng_m *m = ng_getm();
 	if (m != NULL && m->p != NULL) {
-		ng_runq_put(m->p, g, true);
+		ng_p *p = m->p;
+		if (RQ_LOAD(&p->runnext, relaxed) == NULL) {
+			RQ_STORE(&p->runnext, g, release);
+			OWN_ADD(p->handoffs, 1);
+			/* A hand-off: the readier usually blocks next and runs g
+			 * itself.  Owe the wake instead of paying it; sysmon
+			 * pays it if the readier keeps running (sysmon.c). */
+			if (atomic_load_explicit(&S.sysmon_defer, memory_order_relaxed) &&
+			    runq_size(p) == 0) {
+				RQ_STORE(&p->wake_owed, 1, relaxed);
+				return;
+			}
+		} else {
+			ng_runq_put(p, g, true);
+		}
 	} else {
 		pthread_mutex_lock(&S.lock);
 		globrunq_put_locked(g);
@@ -1153,6 +1185,7 @@ int ng_sched_init(int nprocs)
 void ng_sched_shutdown(void)
 {
 	atomic_store(&S.stopping, 1);
+	ng_sysmon_stop();
 	pthread_mutex_lock(&S.lock);
 	for (ng_m *m = S.midle; m != NULL; m = m->schedlink)
 		ng_note_wakeup(&m->park);
@@ -1248,6 +1281,7 @@ int ng_stats_read(ng_stats *out)
 	out->spawns = atomic_load(&S.stat_spawns);
 	out->ms = atomic_load(&S.stat_ms);
 	out->m_wakes = atomic_load(&S.stat_wakes);
+	out->sysmon_wakes = atomic_load(&S.stat_sysmon_wakes);
 	out->global_put = atomic_load(&S.stat_global_put);
 	for (int i = 0; i < S.nprocs; i++) {
 		out->steals += RELAXED(S.allp[i]->stats.steals);

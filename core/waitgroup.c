@@ -49,7 +49,7 @@ int(ng_waitgroup_add)(ng_waitgroup *wg, int64_t n)
 	return 0;
 }
 
-int ng_waitgroup_done(ng_waitgroup *wg)
+int(ng_waitgroup_done)(ng_waitgroup *wg)
 {
 	return ng_waitgroup_add(wg, -1);
 }

@@ -28,11 +28,13 @@ int ng_stats_proc(int proc, ng_proc_stats *out);
 
 /* Process-wide totals. */
 typedef struct ng_stats {
-	uint64_t spawns;     /* goroutines created (all threads) */
-	uint64_t ms;         /* OS threads (Ms) created */
-	uint64_t m_wakes;    /* futex wakes of idle Ms */
-	uint64_t steals;     /* sum over Ps */
-	uint64_t global_put; /* goroutines put on the global queue */
+	uint64_t spawns;       /* goroutines created (all threads) */
+	uint64_t ms;           /* OS threads (Ms) created */
+	uint64_t m_wakes;      /* futex wakes of idle Ms */
+	uint64_t steals;       /* sum over Ps */
+	uint64_t global_put;   /* goroutines put on the global queue */
+	uint64_t sysmon_wakes; /* idle Ps woken by sysmon for a hand-off whose
+	                          readier kept running */
 } ng_stats;
 int ng_stats_read(ng_stats *out);
 

@@ -40,14 +40,15 @@ int ng_waitgroup_wait(ng_waitgroup *wg);
 /* The same with an absolute deadline: 0 | -ETIMEDOUT. */
 int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline);
 /* Inline fast paths (count is counter << 32 | waiters): an Add that leaves
- * the counter positive, and a Wait on a zero counter.  The rest, including
- * every transition to zero, goes to the library. */
+ * the counter positive or brings it to zero with nobody waiting, and a Wait
+ * on a zero counter.  The rest (waking waiters, errors) goes to the
+ * library. */
 static inline int ng_waitgroup_add_inline_(ng_waitgroup *wg, int64_t n)
 {
 	if (__builtin_expect(wg != 0, 1)) {
 		int64_t old = __atomic_load_n(&wg->count, __ATOMIC_RELAXED);
 		int64_t cnt = (int64_t)(int32_t)((uint64_t)old >> 32) + n;
-		if (cnt > 0 && cnt <= INT32_MAX &&
+		if ((cnt > 0 || (cnt == 0 && (uint32_t)old == 0)) && cnt <= INT32_MAX &&
 		    __atomic_compare_exchange_n(&wg->count, &old,
 		                                (int64_t)((uint64_t)old + ((uint64_t)n << 32)), 0,
 		                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -63,6 +64,7 @@ static inline int ng_waitgroup_wait_inline_(ng_waitgroup *wg)
 	return (ng_waitgroup_wait)(wg);
 }
 #define ng_waitgroup_add(wg, n) ng_waitgroup_add_inline_((wg), (n))
+#define ng_waitgroup_done(wg)   ng_waitgroup_add_inline_((wg), -1)
 #define ng_waitgroup_wait(wg)   ng_waitgroup_wait_inline_(wg)
 
 /* ---- mutex: Go's sync.Mutex, with starvation mode after 1 ms of waiting ---- */

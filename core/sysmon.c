@@ -1,0 +1,192 @@
+/* core/sysmon.c — the system monitor: one thread outside the Ps (Go's sysmon).
+ *
+ * Its first duty is the safety net for deferred wakes.  Go's ready() wakes an
+ * idle P for every goroutine it readies.  For a hand-off into an empty
+ * runnext that wake is nearly always wasted: the readier is a goroutine that
+ * blocks right after (the other half of a channel or mutex hand-off) and
+ * runs the readied one itself, while the woken M finds nothing to steal (a
+ * fresh runnext is protected for 3 us) and spins.  The wake costs the
+ * readier a futex call and the spinner costs it cache lines: ChanSync at
+ * 2 Ps went 41 -> 37 ns/op without them.  So ng_ready only marks the P as
+ * owing a wake; the owner clears the mark when it switches in with runnext
+ * empty.  If instead the readier keeps running, sysmon sees a P that owes a
+ * wake and has not switched for a whole tick, and does the wakep then; the
+ * woken spinner steals runnext as it would have after Go's wake.
+ *
+ * Ticks follow Go: 20 us, doubling after 1 ms with nothing to watch, up to
+ * 10 ms.  Readies defer only while sysmon ticks at 20 us (sysmon_defer), so
+ * a deferred wake waits at most about two ticks.  When no P is busy sysmon
+ * sleeps until one is (idle processes stay idle).
+ *
+ * Later duties (retaking Ps from blocking calls, preemption, polling) join
+ * this loop. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "internal.h"
+#include "runq.h"
+#include "sched_inline.h"
+
+#define S ng_sched_g
+
+#define SYSMON_TICK_NS     20000LL
+#define SYSMON_MAX_NS      10000000LL
+#define SYSMON_IDLE_TICKS  50 /* ticks with nothing to watch before backing off */
+#define SYSMON_TIMER_SLACK 1000
+
+typedef struct sysmon_state {
+	uint32_t *seq;      /* each P's schedseq at the last tick */
+	uint32_t *handoffs; /* each P's handoffs at the last tick */
+} sysmon_state;
+
+/* One look at every P.  Returns whether any P readied into runnext since the
+ * last tick while some P was idle or spinning (deferring is worth a fast
+ * tick). */
+static bool check_deferred_wakes(sysmon_state *st)
+{
+	bool active = false;
+	/* A P held by a spinning M is as good as idle: that M is what a wake
+	 * would start. */
+	bool idle_ps = atomic_load_explicit(&S.npidle, memory_order_relaxed) > 0 ||
+	               atomic_load_explicit(&S.nmspinning, memory_order_relaxed) > 0;
+	for (int i = 0; i < S.nprocs; i++) {
+		ng_p *p = S.allp[i];
+		uint32_t seq = RQ_LOAD(&p->schedseq, relaxed);
+		uint32_t h = RQ_LOAD(&p->handoffs, relaxed);
+		if (h != st->handoffs[i]) {
+			st->handoffs[i] = h;
+			active |= idle_ps;
+		}
+		/* Owed, still waiting in runnext, and the P has not switched in
+		 * a whole tick: the readier is a long runner. */
+		if (RQ_LOAD(&p->wake_owed, relaxed) && RQ_LOAD(&p->runnext, relaxed) != NULL &&
+		    RQ_LOAD(&p->m, relaxed) != NULL && seq == st->seq[i]) {
+			atomic_fetch_add_explicit(&S.stat_sysmon_wakes, 1, memory_order_relaxed);
+			ng_wakep();
+		}
+		st->seq[i] = seq;
+	}
+	return active;
+}
+
+/* Sleep while every P is idle: nothing can owe a wake then, and an idle
+ * process should not tick.  ng_sysmon_busy_locked ends it. */
+static void wait_while_idle(void)
+{
+	pthread_mutex_lock(&S.lock);
+	if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs &&
+	    !atomic_load_explicit(&S.stopping, memory_order_relaxed)) {
+		S.sysmon_waiting = true;
+		pthread_mutex_unlock(&S.lock);
+		ng_note_sleep(&S.sysmon_note);
+		ng_note_clear(&S.sysmon_note);
+		return;
+	}
+	pthread_mutex_unlock(&S.lock);
+}
+
+static void *sysmon_main(void *arg)
+{
+	sysmon_state *st = arg;
+	/* The default 50 us slack would turn a 20 us tick into 70. */
+	prctl(PR_SET_TIMERSLACK, SYSMON_TIMER_SLACK, 0, 0, 0);
+	int64_t delay = SYSMON_TICK_NS;
+	int idle = 0;
+	while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
+		if (ng_note_sleep_until(&S.sysmon_note, ng_nanotime() + delay))
+			ng_note_clear(&S.sysmon_note);
+		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
+			break;
+		if (check_deferred_wakes(st)) {
+			idle = 0;
+			delay = SYSMON_TICK_NS;
+			atomic_store_explicit(&S.sysmon_defer, 1, memory_order_relaxed);
+			continue;
+		}
+		if (++idle <= SYSMON_IDLE_TICKS)
+			continue;
+		if (atomic_load_explicit(&S.sysmon_defer, memory_order_relaxed)) {
+			/* Stop deferring first and tick once more at the fast
+			 * rate: a ready that read sysmon_defer just before the
+			 * store still gets its wake checked within a tick.  (One
+			 * preempted by the OS between its read and its mark waits
+			 * for the next slow tick at most.) */
+			atomic_store_explicit(&S.sysmon_defer, 0, memory_order_relaxed);
+			continue;
+		}
+		delay *= 2;
+		if (delay > SYSMON_MAX_NS)
+			delay = SYSMON_MAX_NS;
+		if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs) {
+			wait_while_idle();
+			idle = 0;
+			delay = SYSMON_TICK_NS;
+		}
+	}
+	free(st->seq);
+	free(st->handoffs);
+	free(st);
+	return NULL;
+}
+
+void ng_sysmon_busy_locked(void)
+{
+	if (S.sysmon_waiting) {
+		S.sysmon_waiting = false;
+		ng_note_wakeup(&S.sysmon_note);
+	}
+}
+
+void ng_sysmon_start(void)
+{
+	sysmon_state *st = calloc(1, sizeof *st);
+	if (st == NULL) {
+		ng_warn("sysmon: out of memory; readies wake idle Ps directly");
+		return;
+	}
+	st->seq = calloc((size_t)S.nprocs, sizeof *st->seq);
+	st->handoffs = calloc((size_t)S.nprocs, sizeof *st->handoffs);
+	if (st->seq == NULL || st->handoffs == NULL) {
+		free(st->seq);
+		free(st->handoffs);
+		free(st);
+		ng_warn("sysmon: out of memory; readies wake idle Ps directly");
+		return;
+	}
+	ng_note_clear(&S.sysmon_note);
+	S.sysmon_waiting = false;
+	atomic_store(&S.sysmon_defer, 1);
+	pthread_mutex_lock(&S.lock);
+	S.sysmon_running = 1; /* before it exists: the deadlock detector counts it */
+	int rc = ng_runtime_thread_create_locked(&S.sysmon_thread, NULL, sysmon_main, st);
+	if (rc != 0)
+		S.sysmon_running = 0;
+	pthread_mutex_unlock(&S.lock);
+	if (rc != 0) {
+		atomic_store(&S.sysmon_defer, 0);
+		free(st->seq);
+		free(st->handoffs);
+		free(st);
+		ng_warn("sysmon: cannot create its thread (%s); readies wake idle Ps directly",
+		        strerror(rc));
+		/* the runtime works without it, waking as Go's ready() does */
+	}
+}
+
+/* S.stopping is set. */
+void ng_sysmon_stop(void)
+{
+	if (!S.sysmon_running)
+		return;
+	atomic_store(&S.sysmon_defer, 0);
+	pthread_mutex_lock(&S.lock);
+	S.sysmon_waiting = false;
+	pthread_mutex_unlock(&S.lock);
+	ng_note_wakeup(&S.sysmon_note);
+	pthread_join(S.sysmon_thread, NULL);
+	S.sysmon_running = 0;
+}
