@@ -27,6 +27,7 @@
 
 #include <numago/runtime.h>
 #include <numago/perf.h>
+#include <numago/topology.h>
 
 #include <pthread.h>
 #include <sched.h>
@@ -148,6 +149,7 @@ typedef struct ng_stack {
 	char *hi;       /* one past the highest usable address */
 	uint8_t guard;  /* enum ng_guard_kind */
 	uint8_t pooled; /* standard size from a slab: returned to the pool */
+	uint16_t node;  /* NUMA node of its memory (its pool) */
 } ng_stack;
 
 /* NG_GUARD_CHECK: a switch-out with less than this left is an overflow. */
@@ -243,6 +245,7 @@ typedef struct ng_g {
  * the sanitizers see an atomic access. */
 typedef struct ng_pstats {
 	_Atomic uint64_t runs, spawns, steals, stolen, global_gets, parks;
+	_Atomic uint64_t steals_by_class[NG_DIST_NCLASSES];
 } ng_pstats;
 #define OWN_ADD(field, v)                                                                 \
 	atomic_store_explicit(&(field),                                                   \
@@ -285,8 +288,11 @@ typedef struct ng_p {
 	_Alignas(NG_CACHELINE) pthread_mutex_t inbox_lock;
 	ng_g *inbox_head, *inbox_tail;
 	_Atomic int inbox_n;
-	int *victims; /* steal order: other P ids (topology) */
+	int *victims;    /* steal order: other P ids (topology) */
+	uint32_t *vkey;  /* victims of equal key are tried from a random start */
+	uint8_t *vclass; /* distance class of each victim (steal census) */
 	int nvictims;
+	int group; /* spinning group (L3 or node) */
 	/* timers (timer.c): anyone may add, the owner and thieves run them */
 	_Alignas(NG_CACHELINE) _Atomic int32_t tlock;
 	_Atomic int64_t timer_next; /* earliest `when`, INT64_MAX if none; peeked unlocked */
@@ -321,6 +327,8 @@ typedef struct ng_m {
 	bool spinning; /* looking for work; counted in sched.nmspinning */
 	bool blocked;  /* in ng_block_enter (issue: sysmon) */
 	int id;
+	int bound_p;            /* P whose PUs the thread is bound to, -1 none */
+	int spin_group;         /* group counted in sched.group_spinning, -1 none */
 	ng_note park;           /* idle Ms sleep here */
 	struct ng_m *schedlink; /* idle list; sched.lock */
 	struct ng_m *alllink;   /* all Ms; sched.lock */
@@ -362,7 +370,8 @@ typedef struct ng_sched {
 	/* configuration */
 	int nprocs;
 	ng_p **allp;
-	int64_t spin_ns; /* how long an idle M spins before parking */
+	int64_t spin_ns;                 /* how long an idle M spins before parking */
+	_Atomic int32_t *group_spinning; /* spinning Ms per L3/node group */
 	int deadlock_mode;
 	/* lifecycle */
 	_Atomic int running;            /* runtime started and not shut down */
@@ -508,6 +517,7 @@ typedef struct ng_debug {
 	int sigquit_exit;
 	int boot_threads_inert; /* threads present at boot never call numago */
 	int no_sysmon;          /* no sysmon thread: readies never defer their wake */
+	char cgroot[256];       /* cgroup files are read under this root (tests) */
 } ng_debug;
 extern ng_debug ng_debug_g;
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -520,8 +530,24 @@ int64_t ng_coarse_now(void);
 void ng_deadlock_report(int fd, const char *headline);
 
 /* ---- topology (topology/) as seen by core ---- */
-int ng_topo_default_procs(void);
-/* Fill p->victims: the order in which P `id` tries other Ps when stealing. */
-void ng_topo_victim_order(int id, int nprocs, int *out);
+/* Load this machine's topology or a fake one ("synthetic:...", "xml:...");
+ * then size (default_procs) and assign the Ps. */
+int ng_topo_load(const char *spec);
+void ng_topo_unload(void);
+int ng_topo_default_procs(void); /* allowed PUs, clamped by the cgroup quota */
+int ng_topo_node_count(void);
+int ng_topo_assign(int nprocs, bool locality, bool bind);
+int ng_topo_p_node(int p);
+int ng_topo_p_group(int p);
+int ng_topo_ngroups(void);
+int ng_topo_class(int p, int q);
+/* The order in which P `id` tries the other Ps when stealing, each with its
+ * ordering key (equal keys: random start) and distance class. */
+void ng_topo_victim_order(int id, int nprocs, int *out, uint32_t *key, uint8_t *cls);
+bool ng_topo_bind_m(int p);
+void *ng_topo_alloc_node(size_t size, int node); /* page-granular, zeroed, counted */
+void ng_topo_free_node(void *p, size_t size);
+void ng_topo_membind(void *mem, size_t size, int node);
+void ng_topo_note_alloc(int node, size_t size);
 
 #endif

@@ -82,6 +82,10 @@ static void parse_debug(void)
 			/* e.g. under qemu-user, whose own threads would otherwise
 			 * keep the deadlock detector silent */
 			ng_debug_g.boot_threads_inert = strcmp(val, "inert") == 0;
+		} else if (strcmp(tok, "cgroot") == 0) {
+			/* read /proc/self/cgroup, mountinfo and the cgroup files
+			 * under this directory, on any topology (tests) */
+			snprintf(ng_debug_g.cgroot, sizeof ng_debug_g.cgroot, "%s", val);
 		} else if (strcmp(tok, "sysmon") == 0) {
 			/* sysmon=0: no sysmon thread, so every ready wakes an idle P
 			 * at once (Go's policy), for comparisons */
@@ -129,16 +133,41 @@ static int boot(const ng_config *cfg, bool embedded)
 		else
 			procs = (int)v;
 	}
+	const char *topo = getenv("NUMAGO_TOPOLOGY");
+	if (topo == NULL || *topo == '\0')
+		topo = cfg->topology;
+	int rc = ng_topo_load(topo);
+	if (rc != 0) {
+		pthread_mutex_unlock(&boot_lock);
+		return rc;
+	}
 	if (procs == 0)
 		procs = ng_topo_default_procs();
 	if (procs < 1 || procs > 4096) {
+		ng_topo_unload();
 		pthread_mutex_unlock(&boot_lock);
 		return -EINVAL;
 	}
-	ng_fpctl_default = ng_fpctl_read();
-	ng_stack_init(cfg->stack_size);
-	int rc = ng_sched_init(procs);
+	bool locality = cfg->locality >= 0;
+	const char *loc = getenv("NUMAGO_LOCALITY");
+	if (loc != NULL && (strcmp(loc, "0") == 0 || strcmp(loc, "1") == 0))
+		locality = loc[0] == '1';
+	else if (loc != NULL && *loc != '\0')
+		ng_warn("NUMAGO_LOCALITY='%s' is not 0 or 1: ignored", loc);
+	bool bind = cfg->bind_set ? cfg->bind != 0 : true;
+	const char *benv = getenv("NUMAGO_BIND");
+	if (benv != NULL && (strcmp(benv, "0") == 0 || strcmp(benv, "1") == 0))
+		bind = benv[0] == '1';
+	else if (benv != NULL && *benv != '\0')
+		ng_warn("NUMAGO_BIND='%s' is not 0 or 1: ignored", benv);
+	rc = ng_topo_assign(procs, locality, bind);
+	if (rc == 0) {
+		ng_fpctl_default = ng_fpctl_read();
+		ng_stack_init(cfg->stack_size);
+		rc = ng_sched_init(procs);
+	}
 	if (rc != 0) {
+		ng_topo_unload();
 		pthread_mutex_unlock(&boot_lock);
 		return rc;
 	}
@@ -169,6 +198,7 @@ static void shutdown_runtime(void)
 	atomic_store(&S.running, 0);
 	ng_sched_shutdown();
 	ng_stack_fini();
+	ng_topo_unload();
 	ng_dump_uninstall_sigquit();
 	pthread_mutex_unlock(&boot_lock);
 }

@@ -360,6 +360,9 @@ static void pidle_remove_locked(ng_p *p)
 
 static void acquirep(ng_m *m, ng_p *p)
 {
+	/* An M changes P rarely (after parking): a system call then is fine. */
+	if (NG_UNLIKELY(m->bound_p != p->id) && ng_topo_bind_m(p->id))
+		m->bound_p = p->id;
 	m->p = p;
 	atomic_store_explicit(&p->m, m, memory_order_relaxed);
 }
@@ -398,6 +401,8 @@ static void newm_locked(ng_p *p, bool spinning)
 	if (m == NULL)
 		ng_fatal("cannot allocate an M (out of memory)");
 	m->id = S.mcount++;
+	m->bound_p = -1;
+	m->spin_group = -1;
 	m->nextp = p;
 	m->spinning = spinning;
 	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)ng_nanotime();
@@ -479,8 +484,19 @@ void ng_wakep_slow(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
+/* The M no longer spins for its L3/node group. */
+static void spin_group_leave(ng_m *m)
+{
+	if (m->spin_group >= 0) {
+		atomic_fetch_sub_explicit(&S.group_spinning[m->spin_group], 1,
+		                          memory_order_relaxed);
+		m->spin_group = -1;
+	}
+}
+
 static void resetspinning(ng_m *m)
 {
+	spin_group_leave(m);
 	m->spinning = false;
 	int32_t n = atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst) - 1;
 	if (n < 0)
@@ -673,25 +689,35 @@ void ng_foreign_unblocked_counted(void)
 static ng_g *steal_work(ng_m *m, ng_p *p)
 {
 	const int tries = 4;
+	int nv = p->nvictims;
+	if (nv == 0)
+		return NULL;
 	for (int i = 0; i < tries; i++) {
 		bool steal_next = i == tries - 1;
-		/* Victims in the P's topological order (nearest first), starting
-		 * at a random point within the order so thieves spread out. */
-		int nv = p->nvictims;
-		if (nv == 0)
-			return NULL;
-		uint32_t start = ng_fastrand_m(m) % (uint32_t)nv;
-		for (int k = 0; k < nv; k++) {
-			ng_p *v = S.allp[p->victims[(start + (uint32_t)k) % (uint32_t)nv]];
-			if (RQ_LOAD(&v->m, relaxed) == NULL && runq_size(v) == 0)
-				continue; /* idle Ps have nothing */
-			uint32_t taken;
-			ng_g *g = runq_steal(p, v, steal_next, &taken);
-			if (g != NULL) {
-				OWN_ADD(p->stats.steals, 1);
-				OWN_ADD(p->stats.stolen, taken);
-				return g;
+		/* Victims in the P's topological order, nearest first; within a
+		 * run of equally distant ones start at a random point, so
+		 * thieves spread out. */
+		for (int k = 0; k < nv;) {
+			int e = k + 1;
+			while (e < nv && p->vkey[e] == p->vkey[k])
+				e++;
+			uint32_t len = (uint32_t)(e - k);
+			uint32_t start = len > 1 ? ng_fastrand_m(m) % len : 0;
+			for (uint32_t j = 0; j < len; j++) {
+				int vi = k + (int)((start + j) % len);
+				ng_p *v = S.allp[p->victims[vi]];
+				if (RQ_LOAD(&v->m, relaxed) == NULL && runq_size(v) == 0)
+					continue; /* idle Ps have nothing */
+				uint32_t taken;
+				ng_g *g = runq_steal(p, v, steal_next, &taken);
+				if (g != NULL) {
+					OWN_ADD(p->stats.steals, 1);
+					OWN_ADD(p->stats.stolen, taken);
+					OWN_ADD(p->stats.steals_by_class[p->vclass[vi]], 1);
+					return g;
+				}
 			}
+			k = e;
 		}
 	}
 	return NULL;
@@ -808,12 +834,21 @@ top:
 			return g;
 	}
 
-	/* Spin (steal) if fewer than half the busy Ps have a spinner already. */
+	/* Spin (steal) if fewer than half the busy Ps have a spinner already,
+	 * and nobody spins for our L3 (or node) group: thieves of one group
+	 * would only fight over the same victims and lines. */
 	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
-	if (m->spinning || 2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy) {
+	if (m->spinning ||
+	    (2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy &&
+	     atomic_load_explicit(&S.group_spinning[p->group], memory_order_relaxed) == 0)) {
 		if (!m->spinning) {
 			m->spinning = true;
 			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+		}
+		if (m->spin_group < 0) {
+			m->spin_group = p->group;
+			atomic_fetch_add_explicit(&S.group_spinning[p->group], 1,
+			                          memory_order_relaxed);
 		}
 		int64_t deadline = S.spin_ns > 0 ? ng_nanotime() + S.spin_ns : 0;
 		int backoff = 32;
@@ -867,6 +902,7 @@ top:
 	pthread_mutex_unlock(&S.lock);
 
 	if (m->spinning) {
+		spin_group_leave(m);
 		m->spinning = false;
 		if (atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst) <= 0)
 			ng_fatal("scheduler: negative spinning count");
@@ -1140,6 +1176,7 @@ static void *m_main(void *arg)
 	if (m->p != NULL)
 		releasep(m);
 	if (m->spinning) {
+		spin_group_leave(m);
 		m->spinning = false;
 		atomic_fetch_sub(&S.nmspinning, 1);
 	}
@@ -1153,24 +1190,36 @@ static void *m_main(void *arg)
 
 /* ----------------------------------------------------------- lifecycle --- */
 
+/* A P, its run ring and its victim arrays live in one block on the P's
+ * NUMA node. */
+static size_t p_block_size(int nprocs)
+{
+	size_t nv = (size_t)(nprocs > 1 ? nprocs - 1 : 1);
+	return sizeof(ng_p) + nv * (sizeof(int) + sizeof(uint32_t) + sizeof(uint8_t));
+}
+
 int ng_sched_init(int nprocs)
 {
 	S.nprocs = nprocs;
 	S.allp = calloc((size_t)nprocs, sizeof *S.allp);
-	if (S.allp == NULL)
+	S.group_spinning = calloc((size_t)ng_topo_ngroups() + 1, sizeof *S.group_spinning);
+	if (S.allp == NULL || S.group_spinning == NULL)
 		return -ENOMEM;
 	for (int i = 0; i < nprocs; i++) {
-		ng_p *p;
-		if (posix_memalign((void **)&p, NG_CACHELINE, sizeof *p) != 0)
+		int node = ng_topo_p_node(i);
+		ng_p *p = ng_topo_alloc_node(p_block_size(nprocs), node);
+		if (p == NULL)
 			return -ENOMEM;
-		memset(p, 0, sizeof *p);
 		p->id = i;
+		p->node = node;
+		p->group = ng_topo_p_group(i);
 		pthread_mutex_init(&p->inbox_lock, NULL);
-		p->victims = calloc((size_t)(nprocs > 1 ? nprocs - 1 : 1), sizeof(int));
-		if (p->victims == NULL)
-			return -ENOMEM;
+		size_t nv = (size_t)(nprocs > 1 ? nprocs - 1 : 1);
+		p->victims = (int *)(p + 1);
+		p->vkey = (uint32_t *)(p->victims + nv);
+		p->vclass = (uint8_t *)(p->vkey + nv);
 		p->nvictims = nprocs - 1;
-		ng_topo_victim_order(i, nprocs, p->victims);
+		ng_topo_victim_order(i, nprocs, p->victims, p->vkey, p->vclass);
 		S.allp[i] = p;
 	}
 	/* every P starts idle; Ms are created on demand */
@@ -1211,10 +1260,11 @@ void ng_sched_shutdown(void)
 	for (int i = 0; i < S.nprocs; i++) {
 		ng_p *p = S.allp[i];
 		pthread_mutex_destroy(&p->inbox_lock);
-		free(p->victims);
-		free(p);
+		ng_topo_free_node(p, p_block_size(S.nprocs));
 	}
 	free(S.allp);
+	free((void *)S.group_spinning);
+	S.group_spinning = NULL;
 	S.allp = NULL;
 	S.nprocs = 0;
 	S.pidle = NULL;
@@ -1268,6 +1318,8 @@ int ng_stats_proc(int proc, ng_proc_stats *out)
 	out->stolen = RELAXED(st->stolen);
 	out->global_gets = RELAXED(st->global_gets);
 	out->parks = RELAXED(st->parks);
+	for (int c = 0; c < NG_DIST_NCLASSES; c++)
+		out->steals_by_class[c] = RELAXED(st->steals_by_class[c]);
 	return 0;
 }
 
@@ -1286,6 +1338,8 @@ int ng_stats_read(ng_stats *out)
 	for (int i = 0; i < S.nprocs; i++) {
 		out->steals += RELAXED(S.allp[i]->stats.steals);
 		out->spawns += RELAXED(S.allp[i]->stats.spawns);
+		for (int c = 0; c < NG_DIST_NCLASSES; c++)
+			out->steals_by_class[c] += RELAXED(S.allp[i]->stats.steals_by_class[c]);
 	}
 	return 0;
 }

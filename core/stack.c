@@ -65,10 +65,16 @@ typedef struct slab {
 } slab;
 static slab *slabs; /* stack_lock */
 static size_t nslabs, slabcap;
-static char *carve_next; /* next free slot in the newest slab */
-static size_t carve_left;
-static ng_stack *pool; /* freed standard stacks */
-static size_t pool_n, pool_cap;
+/* Per NUMA node: slabs are bound to the node of the P that carves them, and
+ * freed stacks go back to their node's pool. */
+typedef struct node_stacks {
+	char *carve_next; /* next free slot in the node's newest slab */
+	size_t carve_left;
+	ng_stack *pool; /* freed standard stacks */
+	size_t pool_n, pool_cap;
+} node_stacks;
+static node_stacks *nodes; /* stack_lock */
+static int nnodes;
 
 int ng_stack_guard_mode(void)
 {
@@ -100,6 +106,10 @@ void ng_stack_init(size_t default_size)
 	mprotect_used = 0;
 	int forced = ng_debug_g.stackguard;
 	atomic_store(&guard_mode, forced ? forced : NG_GUARD_MADVISE);
+	nnodes = ng_topo_node_count();
+	nodes = calloc((size_t)nnodes, sizeof *nodes);
+	if (nodes == NULL)
+		nnodes = 0; /* carve_locked reports ENOMEM */
 }
 
 void ng_stack_fini(void)
@@ -110,11 +120,11 @@ void ng_stack_fini(void)
 	free(slabs);
 	slabs = NULL;
 	nslabs = slabcap = 0;
-	carve_next = NULL;
-	carve_left = 0;
-	free(pool);
-	pool = NULL;
-	pool_n = pool_cap = 0;
+	for (int i = 0; i < nnodes; i++)
+		free(nodes[i].pool);
+	free(nodes);
+	nodes = NULL;
+	nnodes = 0;
 	pthread_mutex_unlock(&stack_lock);
 }
 
@@ -166,10 +176,13 @@ static uint8_t guard_locked(char *gap, size_t gap_len)
 	}
 }
 
-static int carve_locked(ng_stack *out)
+static int carve_locked(ng_stack *out, int node)
 {
 	size_t slot = NG_GUARD_GAP + ng_stack_std_size;
-	if (carve_left == 0) {
+	if (node >= nnodes)
+		return -ENOMEM;
+	node_stacks *nd = &nodes[node];
+	if (nd->carve_left == 0) {
 		if (nslabs == slabcap) {
 			size_t cap = slabcap ? slabcap * 2 : 64;
 			slab *ns = realloc(slabs, cap * sizeof *ns);
@@ -184,15 +197,18 @@ static int carve_locked(ng_stack *out)
 		if (base == MAP_FAILED)
 			return -ENOMEM;
 		madvise(base, len, MADV_NOHUGEPAGE);
+		ng_topo_membind(base, len, node);
+		ng_topo_note_alloc(node, len);
 		slabs[nslabs].base = base;
 		slabs[nslabs].len = len;
 		nslabs++;
-		carve_next = base;
-		carve_left = SLAB_STACKS;
+		nd->carve_next = base;
+		nd->carve_left = SLAB_STACKS;
 	}
-	char *gap = carve_next;
-	carve_next += slot;
-	carve_left--;
+	char *gap = nd->carve_next;
+	nd->carve_next += slot;
+	nd->carve_left--;
+	out->node = (uint16_t)node;
 	out->lo = gap + NG_GUARD_GAP;
 	out->hi = out->lo + ng_stack_std_size;
 	out->guard = guard_locked(gap, NG_GUARD_GAP);
@@ -202,14 +218,14 @@ static int carve_locked(ng_stack *out)
 
 int ng_stack_alloc(ng_p *p, size_t size, ng_stack *out)
 {
-	(void)p; /* NUMA placement per P: topology issue */
+	int node = p != NULL ? p->node : 0;
 	if (size == ng_stack_std_size) {
 		pthread_mutex_lock(&stack_lock);
 		int rc = 0;
-		if (pool_n > 0)
-			*out = pool[--pool_n];
+		if (node < nnodes && nodes[node].pool_n > 0)
+			*out = nodes[node].pool[--nodes[node].pool_n];
 		else
-			rc = carve_locked(out);
+			rc = carve_locked(out, node);
 		pthread_mutex_unlock(&stack_lock);
 		return rc;
 	}
@@ -219,6 +235,9 @@ int ng_stack_alloc(ng_p *p, size_t size, ng_stack *out)
 	if (base == MAP_FAILED)
 		return -ENOMEM;
 	madvise(base, len, MADV_NOHUGEPAGE);
+	ng_topo_membind(base, len, node);
+	ng_topo_note_alloc(node, len);
+	out->node = (uint16_t)node;
 	out->lo = base + NG_GUARD_GAP;
 	out->hi = out->lo + size;
 	out->pooled = 0;
@@ -235,9 +254,15 @@ void ng_stack_free(ng_p *p, ng_stack *s)
 		return;
 	if (s->pooled) {
 		pthread_mutex_lock(&stack_lock);
-		if (pool_n == pool_cap) {
-			size_t cap = pool_cap ? pool_cap * 2 : 256;
-			ng_stack *np = realloc(pool, cap * sizeof *np);
+		if (nodes == NULL) { /* no pools (out of memory at init) */
+			pthread_mutex_unlock(&stack_lock);
+			s->lo = s->hi = NULL;
+			return;
+		}
+		node_stacks *nd = &nodes[s->node < nnodes ? s->node : 0];
+		if (nd->pool_n == nd->pool_cap) {
+			size_t cap = nd->pool_cap ? nd->pool_cap * 2 : 256;
+			ng_stack *np = realloc(nd->pool, cap * sizeof *np);
 			if (np == NULL) {
 				/* cannot track it: the slab still owns it, it is only lost
 				 * for reuse until shutdown */
@@ -245,10 +270,10 @@ void ng_stack_free(ng_p *p, ng_stack *s)
 				s->lo = s->hi = NULL;
 				return;
 			}
-			pool = np;
-			pool_cap = cap;
+			nd->pool = np;
+			nd->pool_cap = cap;
 		}
-		pool[pool_n++] = *s;
+		nd->pool[nd->pool_n++] = *s;
 		pthread_mutex_unlock(&stack_lock);
 	} else {
 		pthread_mutex_lock(&stack_lock);

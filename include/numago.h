@@ -9,5 +9,6 @@
 #include <numago/sync.h>
 #include <numago/context.h>
 #include <numago/perf.h>
+#include <numago/topology.h>
 
 #endif

@@ -20,6 +20,8 @@ typedef struct ng_proc_stats {
 	uint64_t stolen;      /* goroutines taken by those steals */
 	uint64_t global_gets; /* batches taken from the global queue */
 	uint64_t parks;       /* times an M gave this P up and went idle */
+	/* steals by this P, by the victim's distance (enum ng_dist_class) */
+	uint64_t steals_by_class[7];
 } ng_proc_stats;
 
 /* Fill *out for P number proc.  -EINVAL for a bad proc or NULL out, -ESRCH
@@ -28,11 +30,14 @@ int ng_stats_proc(int proc, ng_proc_stats *out);
 
 /* Process-wide totals. */
 typedef struct ng_stats {
-	uint64_t spawns;       /* goroutines created (all threads) */
-	uint64_t ms;           /* OS threads (Ms) created */
-	uint64_t m_wakes;      /* futex wakes of idle Ms */
-	uint64_t steals;       /* sum over Ps */
-	uint64_t global_put;   /* goroutines put on the global queue */
+	uint64_t spawns;     /* goroutines created (all threads) */
+	uint64_t ms;         /* OS threads (Ms) created */
+	uint64_t m_wakes;    /* futex wakes of idle Ms */
+	uint64_t steals;     /* sum over Ps */
+	uint64_t global_put; /* goroutines put on the global queue */
+	/* steal census: successful steals by distance between thief and
+	 * victim (enum ng_dist_class in numago/topology.h) */
+	uint64_t steals_by_class[7];
 	uint64_t sysmon_wakes; /* idle Ps woken by sysmon for a hand-off whose
 	                          readier kept running */
 } ng_stats;

@@ -36,6 +36,9 @@ typedef struct ng_config {
 	int deadlock; /* NG_DEADLOCK_*; default NG_DEADLOCK_EXIT */
 	int bind_set; /* 1: 'bind' was set explicitly (0 in a zeroed config
 	                         means "default", which is bind = 1) */
+	int locality; /* 0: topological victim order and binding (default);
+	                 -1: topology-blind (random victims, no binding), for
+	                 comparison; env NUMAGO_LOCALITY=0|1 wins */
 } ng_config;          /* zero-initialised = all defaults; NULL allowed */
 
 /* Boots the runtime, runs main_fn as goroutine 1 and returns its result, or
