@@ -836,21 +836,33 @@ top:
 
 	/* Spin (steal) if fewer than half the busy Ps have a spinner already,
 	 * and nobody spins for our L3 (or node) group: thieves of one group
-	 * would only fight over the same victims and lines. */
+	 * would only fight over the same victims and lines.  An M woken to
+	 * spin (wakep) whose group has its spinner already looks once and
+	 * goes. */
 	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
-	if (m->spinning ||
-	    (2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy &&
-	     atomic_load_explicit(&S.group_spinning[p->group], memory_order_relaxed) == 0)) {
-		if (!m->spinning) {
-			m->spinning = true;
-			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+	bool woken = m->spinning;
+	if (woken || 2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy) {
+		bool owner = m->spin_group >= 0;
+		if (!owner) {
+			int32_t zero = 0;
+			owner = atomic_compare_exchange_strong_explicit(
+			    &S.group_spinning[p->group], &zero, 1, memory_order_relaxed,
+			    memory_order_relaxed);
+			if (owner)
+				m->spin_group = p->group;
 		}
-		if (m->spin_group < 0) {
-			m->spin_group = p->group;
-			atomic_fetch_add_explicit(&S.group_spinning[p->group], 1,
-			                          memory_order_relaxed);
-		}
-		int64_t deadline = S.spin_ns > 0 ? ng_nanotime() + S.spin_ns : 0;
+		if (woken || owner)
+			goto spin;
+	}
+	goto nospin;
+spin:
+	if (!m->spinning) {
+		m->spinning = true;
+		atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+	}
+	{
+		int64_t deadline =
+		    m->spin_group >= 0 && S.spin_ns > 0 ? ng_nanotime() + S.spin_ns : 0;
 		int backoff = 32;
 		for (;;) {
 			if ((g = steal_work(m, p)) != NULL)
@@ -876,7 +888,7 @@ top:
 				backoff *= 2;
 		}
 	}
-
+nospin:
 	/* Timers due now (ours or a busy P's) are work too. */
 	if (ng_timers_earliest() <= ng_nanotime()) {
 		for (int i = 0; i < S.nprocs; i++)

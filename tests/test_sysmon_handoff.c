@@ -79,9 +79,12 @@ static int handoff_then_compute(void *arg)
 		}
 		WAIT_FOR(atomic_load_explicit(&atomic_load(&receiver_g)->status,
 		                              memory_order_acquire) == NG_G_WAITING);
-		WAIT_FOR(atomic_load(&ng_sched_g.nmspinning) == 0); /* budget: 50 us */
+		/* the other P idle, its M parked (spin budget: 50 us) */
+		WAIT_FOR(atomic_load(&ng_sched_g.nmspinning) == 0 &&
+		         atomic_load(&ng_sched_g.npidle) == ng_procs() - 1);
 		ready = atomic_load(&atomic_load(&receiver_g)->status) == NG_G_WAITING &&
 		        atomic_load(&ng_sched_g.nmspinning) == 0 &&
+		        atomic_load(&ng_sched_g.npidle) == ng_procs() - 1 &&
 		        atomic_load(&ng_sched_g.sysmon_defer) == 1;
 	}
 	CHECK(ready);

@@ -11,6 +11,7 @@
  *     to P k runs on a thread whose affinity is exactly P k's PUs.
  *  5. The number of Ps follows the cgroup v2 CPU quota (a fixture tree read
  *     through NUMAGO_DEBUG=cgroot), and ng_config.procs overrides it.
+ *  6. A process bound to one CPU by its launcher gets one P on that CPU.
  */
 #define _GNU_SOURCE
 #include "ng_test.h"
@@ -297,6 +298,36 @@ static void cgroup_clamp(void)
 	printf("cgroup quota: 3.5 CPUs -> 4 Ps, max -> 16, 0.5 -> 2, procs=8 -> 8\n");
 }
 
+/* ---- 6. a launcher's binding (taskset, mpirun --bind-to, srun) ---- */
+
+static int pu_main(void *arg)
+{
+	int *out = arg;
+	out[0] = ng_procs();
+	CHECK_EQ(ng_topo_proc_pus(0, &out[1], 1), 1);
+	return 0;
+}
+
+static void launcher_binding(void)
+{
+	cpu_set_t all, one;
+	CHECK_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+	int last = -1;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &all))
+			last = i;
+	CHECK(last >= 0);
+	CPU_ZERO(&one);
+	CPU_SET(last, &one);
+	CHECK_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+	int got[2] = {0, -1};
+	CHECK_EQ(ng_run(NULL, pu_main, got), 0);
+	CHECK_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+	CHECK_EQ(got[0], 1);
+	CHECK_EQ(got[1], last);
+	printf("bound to CPU %d by the launcher: 1 P on PU %d\n", last, got[1]);
+}
+
 int main(void)
 {
 	/* the tests name their topologies themselves */
@@ -307,5 +338,6 @@ int main(void)
 	numa_node_attr();
 	real_binding();
 	cgroup_clamp();
+	launcher_binding();
 	return 0;
 }

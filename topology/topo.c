@@ -37,6 +37,9 @@
 
 #define S ng_sched_g
 
+_Static_assert(NG_DIST_NCLASSES == sizeof(((ng_stats *)0)->steals_by_class) / sizeof(uint64_t),
+               "ng_stats.steals_by_class has one slot per distance class");
+
 typedef struct topo_p {
 	int node;  /* logical NUMA node */
 	int group; /* spinning group: its L3, else its node */
@@ -164,8 +167,64 @@ static void load_node_distances(void)
 	hwloc_distances_release(T.t, d[0]);
 }
 
+/* This machine's topology, loaded once per process: discovery reads
+ * hundreds of /sys files (tens of ms on these VMs), and programs and tests
+ * restart the runtime.  The allowed set is recomputed at every boot. */
+static hwloc_topology_t this_machine;
+
+/* The allowed PUs in hwloc's logical order (which follows the tree): the
+ * topology's allowed cpuset (cgroup cpusets, as Slurm sets them) and, on
+ * this machine, the binding of the thread that boots the runtime, as Go
+ * reads it: launchers (mpirun --bind-to, srun --cpu-bind, taskset) bind the
+ * process before it starts, and helper threads (a sanitizer's, a
+ * library's) may have wider masks than the program's own.  pus may be
+ * NULL: count only. */
+static int allowed_pus(int *pus)
+{
+	hwloc_bitmap_t allowed = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(T.t));
+	hwloc_bitmap_and(allowed, allowed, hwloc_topology_get_topology_cpuset(T.t));
+	if (!T.fake) {
+		hwloc_bitmap_t bound = hwloc_bitmap_alloc();
+		if (hwloc_get_cpubind(T.t, bound, HWLOC_CPUBIND_THREAD) == 0 &&
+		    hwloc_bitmap_intersects(bound, allowed))
+			hwloc_bitmap_and(allowed, allowed, bound);
+		hwloc_bitmap_free(bound);
+	}
+	int n = 0;
+	hwloc_obj_t pu = NULL;
+	while ((pu = hwloc_get_next_obj_by_type(T.t, HWLOC_OBJ_PU, pu)) != NULL)
+		if (hwloc_bitmap_isset(allowed, pu->os_index)) {
+			if (pus != NULL)
+				pus[n] = (int)pu->os_index;
+			n++;
+		}
+	hwloc_bitmap_free(allowed);
+	return n;
+}
+
+/* Count the usable PUs and nodes of T.t and read its node distances. */
+static int load_allowed(void)
+{
+	T.npus = allowed_pus(NULL);
+	T.nnodes = hwloc_get_nbobjs_by_type(T.t, HWLOC_OBJ_NUMANODE);
+	if (T.nnodes < 1)
+		T.nnodes = 1;
+	if (T.npus < 1) {
+		ng_warn("topology has no usable PU");
+		if (T.t != this_machine)
+			hwloc_topology_destroy(T.t);
+		return -EINVAL;
+	}
+	load_node_distances();
+	return 0;
+}
+
 static int load_hwloc(const char *spec)
 {
+	if (spec == NULL && this_machine != NULL) {
+		T.t = this_machine;
+		return load_allowed();
+	}
 	if (hwloc_topology_init(&T.t) != 0)
 		return -ENOMEM;
 	int rc = 0;
@@ -185,54 +244,13 @@ static int load_hwloc(const char *spec)
 		int e = errno ? errno : EINVAL;
 		ng_warn("topology '%s' cannot be loaded (%s): expected synthetic:<hwloc "
 		        "synthetic description> or xml:<file>",
-		        spec, strerror(e));
+		        spec ? spec : "of this machine", strerror(e));
 		hwloc_topology_destroy(T.t);
 		return -EINVAL;
 	}
-	hwloc_bitmap_t allowed = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(T.t));
-	hwloc_bitmap_and(allowed, allowed, hwloc_topology_get_topology_cpuset(T.t));
-	if (!T.fake) {
-		/* mpirun --bind-to, srun --cpu-bind, taskset: the process's own
-		 * binding narrows the cgroup's cpuset further */
-		hwloc_bitmap_t bound = hwloc_bitmap_alloc();
-		if (hwloc_get_cpubind(T.t, bound, HWLOC_CPUBIND_PROCESS) == 0 &&
-		    hwloc_bitmap_intersects(bound, allowed))
-			hwloc_bitmap_and(allowed, allowed, bound);
-		hwloc_bitmap_free(bound);
-	}
-	T.npus = hwloc_bitmap_weight(allowed);
-	T.nnodes = hwloc_get_nbobjs_by_type(T.t, HWLOC_OBJ_NUMANODE);
-	if (T.nnodes < 1)
-		T.nnodes = 1;
-	hwloc_bitmap_free(allowed);
-	if (T.npus < 1) {
-		ng_warn("topology has no usable PU");
-		hwloc_topology_destroy(T.t);
-		return -EINVAL;
-	}
-	load_node_distances();
-	return 0;
-}
-
-/* The allowed PUs in hwloc's logical order (which follows the tree). */
-static int allowed_pus(int *pus)
-{
-	hwloc_bitmap_t allowed = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(T.t));
-	hwloc_bitmap_and(allowed, allowed, hwloc_topology_get_topology_cpuset(T.t));
-	if (!T.fake) {
-		hwloc_bitmap_t bound = hwloc_bitmap_alloc();
-		if (hwloc_get_cpubind(T.t, bound, HWLOC_CPUBIND_PROCESS) == 0 &&
-		    hwloc_bitmap_intersects(bound, allowed))
-			hwloc_bitmap_and(allowed, allowed, bound);
-		hwloc_bitmap_free(bound);
-	}
-	int n = 0;
-	hwloc_obj_t pu = NULL;
-	while ((pu = hwloc_get_next_obj_by_type(T.t, HWLOC_OBJ_PU, pu)) != NULL)
-		if (hwloc_bitmap_isset(allowed, pu->os_index))
-			pus[n++] = (int)pu->os_index;
-	hwloc_bitmap_free(allowed);
-	return n;
+	if (!T.fake)
+		this_machine = T.t;
+	return load_allowed();
 }
 
 /* Fewer Ps than PUs: spread them over the tree (a P per package first, then
@@ -354,7 +372,8 @@ void ng_topo_unload(void)
 	free((void *)T.node_allocs);
 	free((void *)T.node_bytes);
 #if NG_HAVE_HWLOC
-	hwloc_topology_destroy(T.t);
+	if (T.t != this_machine)
+		hwloc_topology_destroy(T.t);
 #endif
 	memset(&T, 0, sizeof T);
 }
