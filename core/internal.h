@@ -269,6 +269,11 @@ typedef struct ng_p {
 	 * empty at a switch-in; handoffs counts such readies for sysmon. */
 	_Atomic uint32_t wake_owed;
 	_Atomic uint32_t handoffs;
+	/* Blocking calls (ng_block_enter): count << 2 | NG_P_*.  The M holding
+	 * the P is in one while the state is NG_P_BLOCKED; whoever moves the
+	 * word on first by CAS (the M coming back, or sysmon taking the P) wins
+	 * it.  The count makes a late M's CAS fail once the P has moved on. */
+	_Atomic uint64_t block;
 	_Atomic(ng_g *) runq[NG_RUNQ_SIZE]; /* slots: relaxed atomics (thieves read
 	                                                     speculatively, as Go does) */
 	/* owner-only (the M holding this P) */
@@ -324,6 +329,8 @@ typedef struct ng_m {
 	ng_g *curg;    /* G running on this M, NULL on g0 */
 	ng_p *p;       /* P held, NULL when idle */
 	ng_p *nextp;   /* P handed over by startm; sched.lock */
+	ng_p *oldp;    /* P held when it entered a blocking call */
+	uint64_t oldblock; /* oldp->block as this M set it */
 	bool spinning; /* looking for work; counted in sched.nmspinning */
 	bool blocked;  /* in ng_block_enter (issue: sysmon) */
 	int id;
@@ -400,11 +407,14 @@ typedef struct ng_sched {
 	_Atomic int64_t timer_sleep_when; /* its wake time; INT64_MAX: none or unknown */
 	/* sysmon (sysmon.c) */
 	_Atomic int sysmon_defer; /* readies into runnext may owe their wake */
-	bool sysmon_waiting;      /* asleep until a P gets busy; sched.lock */
+	_Atomic bool sysmon_waiting; /* asleep until a P gets busy; written under sched.lock */
 	int sysmon_running;       /* its thread exists (counted as known) */
 	ng_note sysmon_note;
 	pthread_t sysmon_thread;
 	_Atomic uint64_t stat_sysmon_wakes;
+	_Atomic uint64_t stat_retakes;
+	_Atomic int32_t nblocked; /* Ms in ng_block_enter */
+	int32_t max_blocked;      /* bound on them */
 	/* hooks other modules install: can anything still wake a goroutine? */
 	int (*pending_wakers[8])(void);
 	int npending_wakers;
@@ -487,6 +497,9 @@ void ng_register_pending_waker(int (*fn)(void));
 int ng_sched_init(int nprocs);
 int ng_runtime_thread_create_locked(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                                     void *arg);
+enum { NG_P_RUNNING = 0, NG_P_BLOCKED = 1, NG_P_RETAKEN = 2 };
+/* sysmon took p from an M in a blocking call: hand it to another M. */
+void ng_handoff_p(ng_p *p);
 /* sysmon.c */
 void ng_sysmon_start(void);
 void ng_sysmon_stop(void);
@@ -518,6 +531,7 @@ typedef struct ng_debug {
 	int boot_threads_inert; /* threads present at boot never call numago */
 	int no_sysmon;          /* no sysmon thread: readies never defer their wake */
 	char cgroot[256];       /* cgroup files are read under this root (tests) */
+	int max_blocked;        /* bound on Ms in blocking calls, 0: default */
 } ng_debug;
 extern ng_debug ng_debug_g;
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

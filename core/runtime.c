@@ -86,6 +86,8 @@ static void parse_debug(void)
 			/* read /proc/self/cgroup, mountinfo and the cgroup files
 			 * under this directory, on any topology (tests) */
 			snprintf(ng_debug_g.cgroot, sizeof ng_debug_g.cgroot, "%s", val);
+		} else if (strcmp(tok, "maxblock") == 0) {
+			ng_debug_g.max_blocked = (int)strtol(val, NULL, 10);
 		} else if (strcmp(tok, "sysmon") == 0) {
 			/* sysmon=0: no sysmon thread, so every ready wakes an idle P
 			 * at once (Go's policy), for comparisons */
@@ -176,6 +178,8 @@ static int boot(const ng_config *cfg, bool embedded)
 	if (spin_override >= 0)
 		S.spin_ns = spin_override;
 	S.deadlock_mode = cfg->deadlock;
+	S.max_blocked = ng_debug_g.max_blocked > 0 ? ng_debug_g.max_blocked : 10000;
+	atomic_store(&S.nblocked, 0);
 	S.boot_threads = ng_count_threads();
 	S.embedded = embedded;
 	S.run_result = 0;

@@ -808,11 +808,15 @@ static ng_p *stopm_sleep(ng_m *m)
 static ng_g *findrunnable(ng_m *m, bool *inherit)
 {
 	ng_g *g;
+	ng_p *p;
 top:
 	*inherit = false;
 	if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 		return NULL;
-	ng_p *p = m->p;
+	/* An M back from a blocking call whose P was taken has none. */
+	if (NG_UNLIKELY(m->p == NULL))
+		goto stop;
+	p = m->p;
 	p->coarse_now = ng_coarse_now();
 	ng_timers_run(p, 0);
 	if (p->schedtick % 61 == 0 && atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
@@ -938,7 +942,7 @@ nospin:
 	if (NG_UNLIKELY(atomic_load_explicit(&S.gfree_avail, memory_order_relaxed) > 1024))
 		ng_gfree_trim(256);
 
-	/* stopm */
+stop:
 	pthread_mutex_lock(&S.lock);
 	if (atomic_load_explicit(&S.stopping, memory_order_relaxed)) {
 		pthread_mutex_unlock(&S.lock);
@@ -976,9 +980,14 @@ void ng_post_switch(ng_m *m)
 		break;
 	case NG_AFTER_GLOBAL:
 		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
+		if (NG_UNLIKELY(g->pinned)) {
+			inbox_put(S.allp[g->pin_p], g);
+			break;
+		}
 		pthread_mutex_lock(&S.lock);
 		globrunq_put_locked(g);
 		pthread_mutex_unlock(&S.lock);
+		ng_wakep(); /* a P may have gone idle since we looked */
 		break;
 	case NG_AFTER_EXIT:
 		ng_g_free(m->p, g);
@@ -1032,6 +1041,10 @@ ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason)
 {
 	ng_m *m = ng_getm();
 	ng_g *g = m->curg;
+	if (NG_UNLIKELY(m->blocked))
+		ng_fatal("goroutine %llu blocked in numago between ng_block_enter and "
+		         "ng_block_exit",
+		         (unsigned long long)g->id);
 	g->waitreason = (uint8_t)reason;
 	/* Dumps show waits of a minute or more: a clock read per park is too
 	 * dear for that.  The P's cached time is refreshed whenever the P
@@ -1089,6 +1102,101 @@ void ng_ready(ng_g *g)
 		pthread_mutex_unlock(&S.lock);
 	}
 	ng_wakep();
+}
+
+/* ------------------------------------------------------- blocking calls --- */
+
+/* Go's entersyscall: the P stays with the M (most calls are short) but is
+ * marked, so sysmon can take it away if the call lasts. */
+int ng_block_enter(void)
+{
+	ng_m *m = ng_getm();
+	if (m == NULL || m->curg == NULL)
+		return 0; /* a foreign thread blocks on its own */
+	if (m->blocked)
+		return -EINVAL;
+	if (atomic_fetch_add_explicit(&S.nblocked, 1, memory_order_relaxed) >= S.max_blocked) {
+		atomic_fetch_sub_explicit(&S.nblocked, 1, memory_order_relaxed);
+		static _Atomic int warned;
+		if (!atomic_exchange(&warned, 1))
+			ng_warn("%d threads are in blocking calls (the bound; NUMAGO_DEBUG="
+			        "maxblock=N): ng_block_enter refuses more",
+			        S.max_blocked);
+		return -EAGAIN;
+	}
+	ng_p *p = m->p;
+	/* sysmon may have gone to sleep while every P was idle: retakes need it */
+	if (NG_UNLIKELY(S.sysmon_waiting)) {
+		pthread_mutex_lock(&S.lock);
+		ng_sysmon_busy_locked();
+		pthread_mutex_unlock(&S.lock);
+	}
+	m->blocked = true;
+	m->oldp = p;
+	m->p = NULL; /* numago calls in between behave as from no P (or fail loudly) */
+	uint64_t w = ((atomic_load_explicit(&p->block, memory_order_relaxed) >> 2) + 1) << 2 |
+	             NG_P_BLOCKED;
+	m->oldblock = w;
+	atomic_store_explicit(&p->block, w, memory_order_release);
+	return 0;
+}
+
+/* Go's exitsyscall: take the old P back if sysmon left it, else any idle P,
+ * else queue the goroutine and let this M go idle. */
+int ng_block_exit(void)
+{
+	ng_m *m = ng_getm();
+	if (m == NULL || m->curg == NULL)
+		return 0;
+	if (!m->blocked)
+		return -EINVAL;
+	ng_p *p = m->oldp;
+	m->blocked = false;
+	m->oldp = NULL;
+	atomic_fetch_sub_explicit(&S.nblocked, 1, memory_order_relaxed);
+	uint64_t w = m->oldblock;
+	if (NG_LIKELY(atomic_compare_exchange_strong_explicit(
+	        &p->block, &w, (w & ~(uint64_t)3) | NG_P_RUNNING, memory_order_acq_rel,
+	        memory_order_relaxed))) {
+		m->p = p;
+		return 0;
+	}
+	ng_g *g = m->curg;
+	if (!g->pinned) {
+		pthread_mutex_lock(&S.lock);
+		p = pidleget_locked();
+		pthread_mutex_unlock(&S.lock);
+		if (p != NULL) {
+			acquirep(m, p);
+			return 0;
+		}
+	}
+	/* No P for us (or ours is busy and we are pinned to it): wait in a
+	 * queue; this M idles on g0 until someone gives it a P. */
+	m->after = NG_AFTER_GLOBAL;
+	m->after_g = g;
+	m->curg = NULL;
+	m = ctx_switch(m, &g->ctx, &m->g0, false);
+	ng_post_switch_inline(m);
+	ng_timers_poll(m);
+	return 0;
+}
+
+/* sysmon won p from its blocked M: give it to another M if there is work,
+ * else to the idle list. */
+void ng_handoff_p(ng_p *p)
+{
+	atomic_fetch_add_explicit(&S.stat_retakes, 1, memory_order_relaxed);
+	pthread_mutex_lock(&S.lock);
+	atomic_store_explicit(&p->m, NULL, memory_order_relaxed);
+	if (!runq_empty(p) || atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0 ||
+	    atomic_load_explicit(&p->inbox_n, memory_order_relaxed) > 0 ||
+	    atomic_load_explicit(&p->timer_next, memory_order_relaxed) != INT64_MAX) {
+		startm_locked(p, false);
+	} else {
+		pidleput_locked(p);
+	}
+	pthread_mutex_unlock(&S.lock);
 }
 
 void ng_yield(void)
@@ -1346,6 +1454,7 @@ int ng_stats_read(ng_stats *out)
 	out->ms = atomic_load(&S.stat_ms);
 	out->m_wakes = atomic_load(&S.stat_wakes);
 	out->sysmon_wakes = atomic_load(&S.stat_sysmon_wakes);
+	out->retakes = atomic_load(&S.stat_retakes);
 	out->global_put = atomic_load(&S.stat_global_put);
 	for (int i = 0; i < S.nprocs; i++) {
 		out->steals += RELAXED(S.allp[i]->stats.steals);

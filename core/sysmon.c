@@ -1,6 +1,7 @@
 /* core/sysmon.c — the system monitor: one thread outside the Ps (Go's sysmon).
  *
- * Its first duty is the safety net for deferred wakes.  Go's ready() wakes an
+ * It takes Ps away from Ms stuck in blocking calls (ng_block_enter; Go's
+ * retake), and it is the safety net for deferred wakes.  Go's ready() wakes an
  * idle P for every goroutine it readies.  For a hand-off into an empty
  * runnext that wake is nearly always wasted: the readier is a goroutine that
  * blocks right after (the other half of a channel or mutex hand-off) and
@@ -18,8 +19,7 @@
  * a deferred wake waits at most about two ticks.  When no P is busy sysmon
  * sleeps until one is (idle processes stay idle).
  *
- * Later duties (retaking Ps from blocking calls, preemption, polling) join
- * this loop. */
+ * Later duties (preemption, polling) join this loop. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -37,18 +37,62 @@
 #define SYSMON_MAX_NS      10000000LL
 #define SYSMON_IDLE_TICKS  50 /* ticks with nothing to watch before backing off */
 #define SYSMON_TIMER_SLACK 1000
+#define SYSMON_ACTIVE_HANDOFFS 8 /* per tick, to tick fast and defer wakes */
 
 typedef struct sysmon_state {
-	uint32_t *seq;      /* each P's schedseq at the last tick */
-	uint32_t *handoffs; /* each P's handoffs at the last tick */
+	uint32_t *seq;       /* each P's schedseq at the last tick */
+	uint32_t *handoffs;  /* each P's handoffs at the last tick */
+	uint64_t *block;     /* each P's block word when first seen blocked */
+	int64_t *blockwhen;  /* and when */
 } sysmon_state;
 
-/* One look at every P.  Returns whether any P readied into runnext since the
- * last tick while some P was idle or spinning (deferring is worth a fast
- * tick). */
+#define RETAKE_IDLE_NS 10000000LL /* a blocked P with nothing queued waits this long */
+
+/* Go's retake for blocking calls: a P whose M has been in one since the last
+ * tick goes to another M if it has work queued, or if no other P is idle or
+ * spinning (new work would have nowhere to go), or after 10 ms anyway.
+ * Returns whether a P was taken. */
+static bool retake_blocked(sysmon_state *st, int64_t now)
+{
+	bool took = false;
+	for (int i = 0; i < S.nprocs; i++) {
+		ng_p *p = S.allp[i];
+		uint64_t w = atomic_load_explicit(&p->block, memory_order_acquire);
+		if ((w & 3) != NG_P_BLOCKED) {
+			st->block[i] = 0;
+			continue;
+		}
+		if (w != st->block[i]) { /* a new blocking call: look again next tick */
+			st->block[i] = w;
+			st->blockwhen[i] = now;
+			continue;
+		}
+		bool work = !runq_empty(p) ||
+		            atomic_load_explicit(&p->inbox_n, memory_order_relaxed) > 0 ||
+		            atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0;
+		bool spare = atomic_load_explicit(&S.npidle, memory_order_relaxed) +
+		                 atomic_load_explicit(&S.nmspinning, memory_order_relaxed) >
+		             0;
+		if (!work && spare && now - st->blockwhen[i] < RETAKE_IDLE_NS)
+			continue;
+		if (atomic_compare_exchange_strong_explicit(&p->block, &w,
+		                                            (w & ~(uint64_t)3) | NG_P_RETAKEN,
+		                                            memory_order_acq_rel,
+		                                            memory_order_relaxed)) {
+			st->block[i] = 0;
+			ng_handoff_p(p);
+			took = true;
+		}
+	}
+	return took;
+}
+
+/* One look at every P.  Returns whether Ps readied into runnext often since
+ * the last tick while some P was idle or spinning (deferring is worth a
+ * fast tick). */
 static bool check_deferred_wakes(sysmon_state *st)
 {
-	bool active = false;
+	uint32_t handoffs = 0;
 	/* A P held by a spinning M is as good as idle: that M is what a wake
 	 * would start. */
 	bool idle_ps = atomic_load_explicit(&S.npidle, memory_order_relaxed) > 0 ||
@@ -57,10 +101,8 @@ static bool check_deferred_wakes(sysmon_state *st)
 		ng_p *p = S.allp[i];
 		uint32_t seq = RQ_LOAD(&p->schedseq, relaxed);
 		uint32_t h = RQ_LOAD(&p->handoffs, relaxed);
-		if (h != st->handoffs[i]) {
-			st->handoffs[i] = h;
-			active |= idle_ps;
-		}
+		handoffs += h - st->handoffs[i];
+		st->handoffs[i] = h;
 		/* Owed, still waiting in runnext, and the P has not switched in
 		 * a whole tick: the readier is a long runner. */
 		if (RQ_LOAD(&p->wake_owed, relaxed) && RQ_LOAD(&p->runnext, relaxed) != NULL &&
@@ -70,7 +112,9 @@ static bool check_deferred_wakes(sysmon_state *st)
 		}
 		st->seq[i] = seq;
 	}
-	return active;
+	/* A rate worth ticking fast for: a timer's or a lone message's ready
+	 * is not (its wake costs little next to sysmon's 50 fast ticks). */
+	return idle_ps && handoffs >= SYSMON_ACTIVE_HANDOFFS;
 }
 
 /* Sleep while every P is idle: nothing can owe a wake then, and an idle
@@ -89,6 +133,15 @@ static void wait_while_idle(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
+static void sysmon_state_free(sysmon_state *st)
+{
+	free(st->seq);
+	free(st->handoffs);
+	free(st->block);
+	free(st->blockwhen);
+	free(st);
+}
+
 static void *sysmon_main(void *arg)
 {
 	sysmon_state *st = arg;
@@ -101,7 +154,8 @@ static void *sysmon_main(void *arg)
 			ng_note_clear(&S.sysmon_note);
 		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 			break;
-		if (check_deferred_wakes(st)) {
+		bool took = retake_blocked(st, ng_nanotime());
+		if (check_deferred_wakes(st) || took) {
 			idle = 0;
 			delay = SYSMON_TICK_NS;
 			atomic_store_explicit(&S.sysmon_defer, 1, memory_order_relaxed);
@@ -121,15 +175,13 @@ static void *sysmon_main(void *arg)
 		delay *= 2;
 		if (delay > SYSMON_MAX_NS)
 			delay = SYSMON_MAX_NS;
-		if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs) {
+		/* Asleep while every P is idle; woken at the slow tick, which
+		 * goes fast again only once hand-offs are seen: a process that
+		 * wakes for a timer now and then stays nearly free. */
+		if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs)
 			wait_while_idle();
-			idle = 0;
-			delay = SYSMON_TICK_NS;
-		}
 	}
-	free(st->seq);
-	free(st->handoffs);
-	free(st);
+	sysmon_state_free(st);
 	return NULL;
 }
 
@@ -150,10 +202,11 @@ void ng_sysmon_start(void)
 	}
 	st->seq = calloc((size_t)S.nprocs, sizeof *st->seq);
 	st->handoffs = calloc((size_t)S.nprocs, sizeof *st->handoffs);
-	if (st->seq == NULL || st->handoffs == NULL) {
-		free(st->seq);
-		free(st->handoffs);
-		free(st);
+	st->block = calloc((size_t)S.nprocs, sizeof *st->block);
+	st->blockwhen = calloc((size_t)S.nprocs, sizeof *st->blockwhen);
+	if (st->seq == NULL || st->handoffs == NULL || st->block == NULL ||
+	    st->blockwhen == NULL) {
+		sysmon_state_free(st);
 		ng_warn("sysmon: out of memory; readies wake idle Ps directly");
 		return;
 	}
@@ -168,9 +221,7 @@ void ng_sysmon_start(void)
 	pthread_mutex_unlock(&S.lock);
 	if (rc != 0) {
 		atomic_store(&S.sysmon_defer, 0);
-		free(st->seq);
-		free(st->handoffs);
-		free(st);
+		sysmon_state_free(st);
 		ng_warn("sysmon: cannot create its thread (%s); readies wake idle Ps directly",
 		        strerror(rc));
 		/* the runtime works without it, waking as Go's ready() does */

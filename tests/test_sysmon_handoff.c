@@ -7,8 +7,9 @@
  *     readied goroutine would wait for the computing one forever.
  *  2. A hand-off to a parked goroutine while a P is idle and nobody spins
  *     wakes an M under Go's policy (NUMAGO_DEBUG=sysmon=0) and does not with
- *     deferred wakes: the readier blocks right after and runs the readied
- *     goroutine itself.
+ *     deferred wakes, amid a stream of hand-offs (sysmon defers only while
+ *     they come often): the readier blocks right after and runs the
+ *     readied goroutine itself.
  */
 #define _GNU_SOURCE
 #include "ng_test.h"
@@ -150,7 +151,16 @@ static int handoff_wakes_main(void *arg)
 	atomic_store(&receiver_g, NULL);
 	CHECK_EQ(ng_go(echo, c), 0);
 	int woke = 0, counted = 0;
-	for (int i = 0; counted < HANDOFFS && i < 20 * HANDOFFS; i++) {
+	int64_t give_up = now_ns() + 20 * 1000000000LL;
+	for (int i = 0; counted < HANDOFFS && now_ns() < give_up; i++) {
+		/* A burst of hand-offs first: sysmon defers wakes only while
+		 * they come often (a lone one wakes an M, as in Go). */
+		for (int k = 0; k < 200; k++) {
+			int v = 1000000 + k, w;
+			CHECK_EQ(ng_chan_send(c[0], &v), 0);
+			CHECK_EQ(ng_chan_recv(c[1], &w), 0);
+			CHECK_EQ(w, v);
+		}
 		WAIT_FOR(atomic_load(&receiver_g) != NULL &&
 		         atomic_load(&atomic_load(&receiver_g)->status) == NG_G_WAITING &&
 		         atomic_load(&ng_sched_g.nmspinning) == 0 &&

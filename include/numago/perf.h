@@ -40,6 +40,7 @@ typedef struct ng_stats {
 	uint64_t steals_by_class[7];
 	uint64_t sysmon_wakes; /* idle Ps woken by sysmon for a hand-off whose
 	                          readier kept running */
+	uint64_t retakes;      /* Ps taken by sysmon from Ms in blocking calls */
 } ng_stats;
 int ng_stats_read(ng_stats *out);
 

@@ -53,6 +53,18 @@ int ng_start(const ng_config *cfg);
 /* Wait until no goroutine is runnable or running, then shut down. */
 int ng_stop(void);
 
+/* Around a call that may block the OS thread (read(), a blocking MPI call,
+ * clBuildProgram): the goroutine keeps its thread, but its P is handed to
+ * another thread if the call lasts (sysmon looks every 20 us to 10 ms), so
+ * the other goroutines keep running; ng_block_exit gets a P back, waiting
+ * for one if all are busy.  Between the two the goroutine must not call
+ * numago.  -EAGAIN from ng_block_enter: the bound on threads in blocking
+ * calls (NUMAGO_DEBUG=maxblock=N, default 10000) is reached, and the call
+ * should not be made now; -EINVAL: nested, or ng_block_exit without enter.
+ * From a foreign thread both are no-ops returning 0. */
+int ng_block_enter(void);
+int ng_block_exit(void);
+
 /* ---- goroutines ---- */
 
 enum {

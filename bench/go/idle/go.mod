@@ -1,0 +1,3 @@
+module numago/bench/idle
+
+go 1.19

@@ -1,0 +1,206 @@
+/* Blocking calls (ng_block_enter / ng_block_exit, Go's entersyscall /
+ * exitsyscall with sysmon's retake):
+ *
+ *  1. On a 1-P runtime a goroutine blocked in usleep() between enter and
+ *     exit does not stop the others: sysmon hands its P to another M.
+ *  2. Coming back while the P is busy with a goroutine that never yields,
+ *     the goroutine waits in a queue and runs once the P is free.
+ *  3. A goroutine pinned to a P comes back on that P.
+ *  4. The bound on threads in blocking calls gives -EAGAIN, not a hang.
+ *  5. Misuse: exit without enter, nested enter; a foreign thread: no-ops.
+ */
+#define _GNU_SOURCE
+#include "ng_test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static _Atomic int64_t other_ran_at, blocked_at, blocked_back_at;
+
+/* ---- 1 and 2 ---- */
+
+static void blocker(void *arg)
+{
+	int ms = *(int *)arg;
+	CHECK_EQ(ng_block_enter(), 0);
+	atomic_store(&blocked_at, now_ns());
+	usleep((useconds_t)ms * 1000);
+	CHECK_EQ(ng_block_exit(), 0);
+	atomic_store(&blocked_back_at, now_ns());
+}
+
+static void other(void *arg)
+{
+	int64_t busy_ns = *(int64_t *)arg;
+	atomic_store(&other_ran_at, now_ns());
+	int64_t until = now_ns() + busy_ns; /* no runtime call: keeps the P */
+	while (now_ns() < until)
+		;
+}
+
+static int one_p_main(void *arg)
+{
+	int64_t busy = *(int64_t *)arg;
+	CHECK_EQ(ng_procs(), 1);
+	atomic_store(&other_ran_at, 0);
+	atomic_store(&blocked_back_at, 0);
+	ng_stats before, after;
+	CHECK_EQ(ng_stats_read(&before), 0);
+	static int ms = 100;
+	atomic_store(&blocked_at, 0);
+	CHECK_EQ(ng_go(blocker, &ms), 0);
+	/* Our sleep's timer is on the blocked P: only a retake gets us back
+	 * before the blocker returns. */
+	while (atomic_load(&blocked_at) == 0)
+		ng_sleep(1000000);
+	CHECK_EQ(ng_go(other, &busy), 0);
+	/* wait without holding the P: both must finish */
+	while (atomic_load(&blocked_back_at) == 0 || atomic_load(&other_ran_at) == 0)
+		ng_sleep(1000000);
+	CHECK_EQ(ng_stats_read(&after), 0);
+	CHECK(after.retakes > before.retakes);
+	return 0;
+}
+
+static void one_p(void)
+{
+	ng_config cfg = {0};
+	cfg.procs = 1;
+	/* 1: the other goroutine runs (and finishes) while the blocker sleeps */
+	int64_t busy = 1000000; /* 1 ms */
+	CHECK_EQ(ng_run(&cfg, one_p_main, &busy), 0);
+	int64_t t0 = atomic_load(&blocked_at);
+	int64_t ran = atomic_load(&other_ran_at), back = atomic_load(&blocked_back_at);
+	printf("1 P, a goroutine blocked in usleep(100 ms): the other ran %.2f ms after it "
+	       "blocked, it came back at %.1f ms\n",
+	       (double)(ran - t0) / 1e6, (double)(back - t0) / 1e6);
+	CHECK(ran < back);
+	/* 2: the other one hogs the P past the blocker's return: the blocker
+	 * gets back only after it */
+	busy = 300 * 1000000LL;
+	CHECK_EQ(ng_run(&cfg, one_p_main, &busy), 0);
+	ran = atomic_load(&other_ran_at);
+	back = atomic_load(&blocked_back_at);
+	CHECK(ran < back);
+	CHECK(back - ran >= busy - 20 * 1000000LL); /* it waited for the P */
+}
+
+/* ---- 3 ---- */
+
+static _Atomic int pinned_back_on = -1;
+
+static void pinned_blocker(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(ng_self_proc(), 1);
+	CHECK_EQ(ng_block_enter(), 0);
+	usleep(50000);
+	CHECK_EQ(ng_block_exit(), 0);
+	atomic_store(&pinned_back_on, ng_self_proc());
+}
+
+static void spin_a_while(void *arg)
+{
+	(void)arg;
+	int64_t until = now_ns() + 100 * 1000000LL;
+	while (now_ns() < until)
+		;
+}
+
+static int pinned_main(void *arg)
+{
+	(void)arg;
+	ng_go_attr attr = NG_GO_ATTR_INIT;
+	attr.proc = 1;
+	CHECK_EQ(ng_go_attr(&attr, pinned_blocker, NULL), 0);
+	/* work queued on P1 behind the blocker makes sysmon retake it */
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(ng_go_attr(&attr, spin_a_while, NULL), 0);
+	while (atomic_load(&pinned_back_on) < 0)
+		ng_sleep(1000000);
+	CHECK_EQ(atomic_load(&pinned_back_on), 1);
+	return 0;
+}
+
+/* ---- 4 ---- */
+
+static _Atomic int refused, admitted;
+
+static void try_block(void *arg)
+{
+	(void)arg;
+	int rc = ng_block_enter();
+	if (rc == -EAGAIN) {
+		atomic_fetch_add(&refused, 1);
+		return;
+	}
+	CHECK_EQ(rc, 0);
+	atomic_fetch_add(&admitted, 1);
+	usleep(300000); /* all three try while these two sleep */
+	CHECK_EQ(ng_block_exit(), 0);
+}
+
+static int bound_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(ng_go(try_block, NULL), 0);
+	while (atomic_load(&refused) + atomic_load(&admitted) < 3)
+		ng_sleep(1000000);
+	return 0;
+}
+
+/* ---- 5 ---- */
+
+static void *foreign(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(ng_block_enter(), 0);
+	CHECK_EQ(ng_block_exit(), 0);
+	return NULL;
+}
+
+static int misuse_main(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(ng_block_exit(), -EINVAL);
+	CHECK_EQ(ng_block_enter(), 0);
+	CHECK_EQ(ng_block_enter(), -EINVAL);
+	CHECK_EQ(ng_block_exit(), 0);
+	CHECK_EQ(ng_block_exit(), -EINVAL);
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, foreign, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	return 0;
+}
+
+int main(void)
+{
+	one_p();
+
+	ng_config cfg = {0};
+	cfg.procs = 2;
+	CHECK_EQ(ng_run(&cfg, pinned_main, NULL), 0);
+
+	CHECK_EQ(setenv("NUMAGO_DEBUG", "maxblock=2", 1), 0);
+	cfg.procs = 1;
+	CHECK_EQ(ng_run(&cfg, bound_main, NULL), 0);
+	CHECK_EQ(unsetenv("NUMAGO_DEBUG"), 0);
+	CHECK_EQ(atomic_load(&admitted), 2);
+	CHECK_EQ(atomic_load(&refused), 1);
+
+	CHECK_EQ(ng_run(&cfg, misuse_main, NULL), 0);
+	printf("ok\n");
+	return 0;
+}
