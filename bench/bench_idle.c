@@ -77,9 +77,10 @@ int main(int argc, char **argv)
 	int no_peer = 0, json = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
-			printf("bench_idle: CPU time (user+sys) used over one second of idling with N "
-			       "parked goroutines and a pending timer; Go's figure from the same "
-			       "run.\noptions: --n N  --no-peer  --json\n");
+			printf(
+			    "bench_idle: CPU time (user+sys) used over one second of idling with N "
+			    "parked goroutines and a pending timer; Go's figure from the same "
+			    "run.\noptions: --n N  --no-peer  --json\n");
 			return 0;
 		} else if (strcmp(argv[i], "--no-peer") == 0) {
 			no_peer = 1;

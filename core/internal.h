@@ -325,14 +325,14 @@ typedef struct ng_note {
 } ng_note;
 
 typedef struct ng_m {
-	ng_regs g0;    /* the M's own pthread stack: scheduler loop */
-	ng_g *curg;    /* G running on this M, NULL on g0 */
-	ng_p *p;       /* P held, NULL when idle */
-	ng_p *nextp;   /* P handed over by startm; sched.lock */
-	ng_p *oldp;    /* P held when it entered a blocking call */
+	ng_regs g0;        /* the M's own pthread stack: scheduler loop */
+	ng_g *curg;        /* G running on this M, NULL on g0 */
+	ng_p *p;           /* P held, NULL when idle */
+	ng_p *nextp;       /* P handed over by startm; sched.lock */
+	ng_p *oldp;        /* P held when it entered a blocking call */
 	uint64_t oldblock; /* oldp->block as this M set it */
-	bool spinning; /* looking for work; counted in sched.nmspinning */
-	bool blocked;  /* in ng_block_enter (issue: sysmon) */
+	bool spinning;     /* looking for work; counted in sched.nmspinning */
+	bool blocked;      /* in ng_block_enter (issue: sysmon) */
 	int id;
 	int bound_p;            /* P whose PUs the thread is bound to, -1 none */
 	int spin_group;         /* group counted in sched.group_spinning, -1 none */
@@ -406,9 +406,9 @@ typedef struct ng_sched {
 	_Atomic(struct ng_m *) timer_sleeper;
 	_Atomic int64_t timer_sleep_when; /* its wake time; INT64_MAX: none or unknown */
 	/* sysmon (sysmon.c) */
-	_Atomic int sysmon_defer; /* readies into runnext may owe their wake */
+	_Atomic int sysmon_defer;    /* readies into runnext may owe their wake */
 	_Atomic bool sysmon_waiting; /* asleep until a P gets busy; written under sched.lock */
-	int sysmon_running;       /* its thread exists (counted as known) */
+	int sysmon_running;          /* its thread exists (counted as known) */
 	ng_note sysmon_note;
 	pthread_t sysmon_thread;
 	_Atomic uint64_t stat_sysmon_wakes;

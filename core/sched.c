@@ -1134,8 +1134,8 @@ int ng_block_enter(void)
 	m->blocked = true;
 	m->oldp = p;
 	m->p = NULL; /* numago calls in between behave as from no P (or fail loudly) */
-	uint64_t w = ((atomic_load_explicit(&p->block, memory_order_relaxed) >> 2) + 1) << 2 |
-	             NG_P_BLOCKED;
+	uint64_t w =
+	    ((atomic_load_explicit(&p->block, memory_order_relaxed) >> 2) + 1) << 2 | NG_P_BLOCKED;
 	m->oldblock = w;
 	atomic_store_explicit(&p->block, w, memory_order_release);
 	return 0;

@@ -33,17 +33,17 @@
 
 #define S ng_sched_g
 
-#define SYSMON_TICK_NS     20000LL
-#define SYSMON_MAX_NS      10000000LL
-#define SYSMON_IDLE_TICKS  50 /* ticks with nothing to watch before backing off */
-#define SYSMON_TIMER_SLACK 1000
+#define SYSMON_TICK_NS         20000LL
+#define SYSMON_MAX_NS          10000000LL
+#define SYSMON_IDLE_TICKS      50 /* ticks with nothing to watch before backing off */
+#define SYSMON_TIMER_SLACK     1000
 #define SYSMON_ACTIVE_HANDOFFS 8 /* per tick, to tick fast and defer wakes */
 
 typedef struct sysmon_state {
-	uint32_t *seq;       /* each P's schedseq at the last tick */
-	uint32_t *handoffs;  /* each P's handoffs at the last tick */
-	uint64_t *block;     /* each P's block word when first seen blocked */
-	int64_t *blockwhen;  /* and when */
+	uint32_t *seq;      /* each P's schedseq at the last tick */
+	uint32_t *handoffs; /* each P's handoffs at the last tick */
+	uint64_t *block;    /* each P's block word when first seen blocked */
+	int64_t *blockwhen; /* and when */
 } sysmon_state;
 
 #define RETAKE_IDLE_NS 10000000LL /* a blocked P with nothing queued waits this long */
@@ -75,10 +75,9 @@ static bool retake_blocked(sysmon_state *st, int64_t now)
 		             0;
 		if (!work && spare && now - st->blockwhen[i] < RETAKE_IDLE_NS)
 			continue;
-		if (atomic_compare_exchange_strong_explicit(&p->block, &w,
-		                                            (w & ~(uint64_t)3) | NG_P_RETAKEN,
-		                                            memory_order_acq_rel,
-		                                            memory_order_relaxed)) {
+		if (atomic_compare_exchange_strong_explicit(
+		        &p->block, &w, (w & ~(uint64_t)3) | NG_P_RETAKEN, memory_order_acq_rel,
+		        memory_order_relaxed)) {
 			st->block[i] = 0;
 			ng_handoff_p(p);
 			took = true;
@@ -204,8 +203,7 @@ void ng_sysmon_start(void)
 	st->handoffs = calloc((size_t)S.nprocs, sizeof *st->handoffs);
 	st->block = calloc((size_t)S.nprocs, sizeof *st->block);
 	st->blockwhen = calloc((size_t)S.nprocs, sizeof *st->blockwhen);
-	if (st->seq == NULL || st->handoffs == NULL || st->block == NULL ||
-	    st->blockwhen == NULL) {
+	if (st->seq == NULL || st->handoffs == NULL || st->block == NULL || st->blockwhen == NULL) {
 		sysmon_state_free(st);
 		ng_warn("sysmon: out of memory; readies wake idle Ps directly");
 		return;
