@@ -18,10 +18,12 @@ build/release/bench/bench_core --reps 5
 status=0
 build/release/bench/bench_chan --reps 5 || status=1
 build/release/bench/bench_rss
+build/release/bench/bench_idle
 {
   build/release/bench/bench_core --reps 5 --json --no-peer
   build/release/bench/bench_chan --reps 5 --json --no-peer || status=1
   build/release/bench/bench_rss --json --no-peer --n 100000
+  build/release/bench/bench_idle --json --no-peer
 } > "$out"
 echo "== JSON (numago figures, without peers) written to $out"
 exit $status
