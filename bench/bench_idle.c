@@ -56,20 +56,7 @@ static int idle_main(void *arg)
 
 static int64_t go_idle(long n)
 {
-	if (!peer_have_go())
-		return -1;
-	peer_go_env();
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "cd '%s/bench/go/idle' && go run . %ld 2>/dev/null",
-	         NUMAGO_SOURCE_DIR, n);
-	FILE *f = popen(cmd, "r");
-	if (f == NULL)
-		return -1;
-	long long v = -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	pclose(f);
-	return v;
+	return (int64_t)peer_go_program(NUMAGO_SOURCE_DIR, "idle", n);
 }
 
 int main(int argc, char **argv)

@@ -97,21 +97,7 @@ static int rss_main(void *arg)
 
 static double go_rss(long n)
 {
-	if (!peer_have_go())
-		return -1;
-	peer_go_env();
-	char cmd[512];
-	/* run from the source tree's bench/go/rss, wherever the binary is */
-	snprintf(cmd, sizeof cmd, "cd '%s/bench/go/rss' && go run . %ld 2>/dev/null",
-	         NUMAGO_SOURCE_DIR, n);
-	FILE *f = popen(cmd, "r");
-	if (f == NULL)
-		return -1;
-	double v = -1;
-	if (fscanf(f, "%lf", &v) != 1)
-		v = -1;
-	pclose(f);
-	return v;
+	return peer_go_program(NUMAGO_SOURCE_DIR, "rss", n);
 }
 
 static const char *guard_name(const char *env)

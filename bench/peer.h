@@ -35,6 +35,27 @@ static inline void peer_go_env(void)
 	setenv("GO111MODULE", "auto", 0);
 }
 
+/* Run the Go program in <srcdir>/bench/go/<name> with one argument and read
+ * the number it prints.  -1: no toolchain, or no number came out. */
+static inline double peer_go_program(const char *srcdir, const char *name, long arg)
+{
+	if (!peer_have_go())
+		return -1;
+	peer_go_env();
+	char cmd[1024];
+	/* run from the source tree, wherever the benchmark binary is */
+	snprintf(cmd, sizeof cmd, "cd '%s/bench/go/%s' && go run . %ld 2>/dev/null", srcdir, name,
+	         arg);
+	FILE *f = popen(cmd, "r");
+	if (f == NULL)
+		return -1;
+	double v = -1;
+	if (fscanf(f, "%lf", &v) != 1)
+		v = -1;
+	pclose(f);
+	return v;
+}
+
 /* Run the benchmarks of Go package pkg ("runtime", "sync", ...) matching
  * regex; fill rows (name without the "Benchmark" prefix and the "-GOMAXPROCS"
  * suffix, sub-benchmarks as "MakeChan/Byte"), each with the min over the
