@@ -54,6 +54,27 @@ static inline void ng_g_mark_dead(ng_g *g)
 #endif
 }
 
+/* ng_ready's common case inline: a hand-off from a goroutine into its P's
+ * empty runnext with nothing else queued, while sysmon lets the wake be
+ * owed (see ng_ready).  Everything else goes to ng_ready. */
+static inline void ng_ready_inline(ng_g *g)
+{
+	ng_m *m = ng_getm();
+	ng_p *p;
+	if (NG_LIKELY(m != NULL && (p = m->p) != NULL) && NG_LIKELY(!g->pinned) &&
+	    NG_LIKELY(atomic_load_explicit(&g->status, memory_order_relaxed) == NG_G_WAITING) &&
+	    RQ_LOAD(&p->runnext, relaxed) == NULL &&
+	    atomic_load_explicit(&ng_sched_g.sysmon_defer, memory_order_relaxed) &&
+	    runq_size(p) == 0) {
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
+		RQ_STORE(&p->runnext, g, release);
+		OWN_ADD(p->handoffs, 1);
+		RQ_STORE(&p->wake_owed, 1, relaxed);
+		return;
+	}
+	ng_ready(g);
+}
+
 /* Start a spinning M if a P is idle and nobody spins (Go's wakep). */
 static inline void ng_wakep(void)
 {

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "waitq.h"
 
+#include "sched_inline.h"
 #include "timer.h"
 
 #include <errno.h>
@@ -109,7 +110,7 @@ void ng_waitq_wake(ng_waiter *w, int result)
 	ng_g *g = w->g;
 	if (g != NULL) {
 		atomic_store_explicit(&w->done, 1, memory_order_release);
-		ng_ready(g);
+		ng_ready_inline(g);
 	} else {
 		ng_note *n = w->notep;
 		if (w->fblocked)
