@@ -12,6 +12,8 @@
  *  5. The number of Ps follows the cgroup v2 CPU quota (a fixture tree read
  *     through NUMAGO_DEBUG=cgroot), and ng_config.procs overrides it.
  *  6. A process bound to one CPU by its launcher gets one P on that CPU.
+ *  7. A topology that cannot be loaded makes ng_run return -EINVAL (with a
+ *     one-line message); NUMAGO_TOPOLOGY wins over ng_config.topology.
  */
 #define _GNU_SOURCE
 #include "ng_test.h"
@@ -328,6 +330,37 @@ static void launcher_binding(void)
 	printf("bound to CPU %d by the launcher: 1 P on PU %d\n", last, got[1]);
 }
 
+/* ---- 7. bad topologies are refused with a clear error, env wins ---- */
+
+static int nodes_main(void *arg)
+{
+	*(int *)arg = ng_topo_nnodes();
+	return 0;
+}
+
+static void bad_topologies(void)
+{
+	static const char *bad[] = {"synthetic:pack:2 nonsense:3", "xml:/nonexistent/topo.xml",
+	                            "hwloc:pack:2", "synthetic:"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		ng_config cfg = {0};
+		cfg.topology = bad[i];
+		int n = -1;
+		CHECK_EQ(ng_run(&cfg, nodes_main, &n), -EINVAL);
+		CHECK_EQ(n, -1); /* main never ran */
+	}
+	/* the environment wins over the config */
+	CHECK_EQ(setenv("NUMAGO_TOPOLOGY", "synthetic:pack:2 numa:3 core:1 pu:1", 1), 0);
+	ng_config cfg = {0};
+	cfg.topology = "synthetic:pack:1 core:2 pu:1";
+	int n = 0;
+	CHECK_EQ(ng_run(&cfg, nodes_main, &n), 0);
+	CHECK_EQ(n, 6);
+	CHECK_EQ(unsetenv("NUMAGO_TOPOLOGY"), 0);
+	CHECK_EQ(ng_run(&cfg, nodes_main, &n), 0);
+	CHECK_EQ(n, 1);
+}
+
 int main(void)
 {
 	/* the tests name their topologies themselves */
@@ -339,5 +372,6 @@ int main(void)
 	real_binding();
 	cgroup_clamp();
 	launcher_binding();
+	bad_topologies();
 	return 0;
 }
