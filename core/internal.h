@@ -559,9 +559,9 @@ int ng_topo_class(int p, int q);
  * ordering key (equal keys: random start) and distance class. */
 void ng_topo_victim_order(int id, int nprocs, int *out, uint32_t *key, uint8_t *cls);
 bool ng_topo_bind_m(int p);
-void *ng_topo_alloc_node(size_t size, int node); /* page-granular, zeroed, counted */
+void *ng_topo_alloc_node(size_t size, int node); /* page-granular, zeroed, placed */
 void ng_topo_free_node(void *p, size_t size);
-void ng_topo_membind(void *mem, size_t size, int node);
-void ng_topo_note_alloc(int node, size_t size);
+/* Untouched memory for node: counted in the census and bound there. */
+void ng_topo_place(void *mem, size_t size, int node);
 
 #endif

@@ -109,6 +109,18 @@ static int usable_cpus(void)
 	return CPU_COUNT(&set);
 }
 
+/* A 0|1 environment variable that wins over the config's dflt. */
+static bool env_bool(const char *name, bool dflt)
+{
+	const char *v = getenv(name);
+	if (v == NULL || *v == '\0')
+		return dflt;
+	if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0)
+		return v[0] == '1';
+	ng_warn("%s='%s' is not 0 or 1: ignored", name, v);
+	return dflt;
+}
+
 static int boot(const ng_config *cfg, bool embedded)
 {
 	ng_config zero;
@@ -150,18 +162,8 @@ static int boot(const ng_config *cfg, bool embedded)
 		pthread_mutex_unlock(&boot_lock);
 		return -EINVAL;
 	}
-	bool locality = cfg->locality >= 0;
-	const char *loc = getenv("NUMAGO_LOCALITY");
-	if (loc != NULL && (strcmp(loc, "0") == 0 || strcmp(loc, "1") == 0))
-		locality = loc[0] == '1';
-	else if (loc != NULL && *loc != '\0')
-		ng_warn("NUMAGO_LOCALITY='%s' is not 0 or 1: ignored", loc);
-	bool bind = cfg->bind_set ? cfg->bind != 0 : true;
-	const char *benv = getenv("NUMAGO_BIND");
-	if (benv != NULL && (strcmp(benv, "0") == 0 || strcmp(benv, "1") == 0))
-		bind = benv[0] == '1';
-	else if (benv != NULL && *benv != '\0')
-		ng_warn("NUMAGO_BIND='%s' is not 0 or 1: ignored", benv);
+	bool locality = env_bool("NUMAGO_LOCALITY", cfg->locality >= 0);
+	bool bind = env_bool("NUMAGO_BIND", cfg->bind_set ? cfg->bind != 0 : true);
 	rc = ng_topo_assign(procs, locality, bind);
 	if (rc == 0) {
 		ng_fpctl_default = ng_fpctl_read();

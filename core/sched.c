@@ -846,25 +846,17 @@ top:
 	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
 	bool woken = m->spinning;
 	if (woken || 2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy) {
-		bool owner = m->spin_group >= 0;
-		if (!owner) {
-			int32_t zero = 0;
-			owner = atomic_compare_exchange_strong_explicit(
-			    &S.group_spinning[p->group], &zero, 1, memory_order_relaxed,
-			    memory_order_relaxed);
-			if (owner)
-				m->spin_group = p->group;
+		int32_t zero = 0;
+		if (m->spin_group < 0 && atomic_compare_exchange_strong_explicit(
+		                             &S.group_spinning[p->group], &zero, 1,
+		                             memory_order_relaxed, memory_order_relaxed))
+			m->spin_group = p->group;
+	}
+	if (woken || m->spin_group >= 0) {
+		if (!m->spinning) {
+			m->spinning = true;
+			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
 		}
-		if (woken || owner)
-			goto spin;
-	}
-	goto nospin;
-spin:
-	if (!m->spinning) {
-		m->spinning = true;
-		atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
-	}
-	{
 		int64_t deadline =
 		    m->spin_group >= 0 && S.spin_ns > 0 ? ng_nanotime() + S.spin_ns : 0;
 		int backoff = 32;
@@ -892,7 +884,7 @@ spin:
 				backoff *= 2;
 		}
 	}
-nospin:
+
 	/* Timers due now (ours or a busy P's) are work too. */
 	if (ng_timers_earliest() <= ng_nanotime()) {
 		for (int i = 0; i < S.nprocs; i++)
@@ -1069,6 +1061,12 @@ void ng_ready_to(ng_p *p, ng_g *g)
 
 void ng_ready(ng_g *g)
 {
+	ng_ready_inline(g);
+}
+
+/* Everything but the owed-wake hand-off of ng_ready_inline. */
+void ng_ready_slow(ng_g *g)
+{
 	uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
 	if (NG_UNLIKELY(st != NG_G_WAITING))
 		ng_fatal("ready of goroutine %llu in state %u (not waiting)",
@@ -1081,20 +1079,9 @@ void ng_ready(ng_g *g)
 	ng_m *m = ng_getm();
 	if (m != NULL && m->p != NULL) {
 		ng_p *p = m->p;
-		if (RQ_LOAD(&p->runnext, relaxed) == NULL) {
-			RQ_STORE(&p->runnext, g, release);
-			OWN_ADD(p->handoffs, 1);
-			/* A hand-off: the readier usually blocks next and runs g
-			 * itself.  Owe the wake instead of paying it; sysmon
-			 * pays it if the readier keeps running (sysmon.c). */
-			if (atomic_load_explicit(&S.sysmon_defer, memory_order_relaxed) &&
-			    runq_size(p) == 0) {
-				RQ_STORE(&p->wake_owed, 1, relaxed);
-				return;
-			}
-		} else {
-			ng_runq_put(p, g, true);
-		}
+		if (RQ_LOAD(&p->runnext, relaxed) == NULL)
+			OWN_ADD(p->handoffs, 1); /* a hand-off that could not owe its wake */
+		ng_runq_put(p, g, true);
 	} else {
 		pthread_mutex_lock(&S.lock);
 		globrunq_put_locked(g);

@@ -17,6 +17,7 @@
 void ng_runq_put_slow(ng_p *p, ng_g *g, bool next);
 void ng_wakep_slow(void);
 void ng_ready(ng_g *g);
+void ng_ready_slow(ng_g *g);
 
 /* Put g on p's queue (p is ours): into runnext when next, else the tail. */
 static inline void ng_runq_put(ng_p *p, ng_g *g, bool next)
@@ -54,9 +55,11 @@ static inline void ng_g_mark_dead(ng_g *g)
 #endif
 }
 
-/* ng_ready's common case inline: a hand-off from a goroutine into its P's
- * empty runnext with nothing else queued, while sysmon lets the wake be
- * owed (see ng_ready).  Everything else goes to ng_ready. */
+/* Make g runnable.  The common case, inline: a hand-off from a goroutine
+ * into its P's empty runnext with nothing else queued.  The readier nearly
+ * always blocks next and runs g itself, so while sysmon lets it (it ticks
+ * fast enough to pay the wake if the readier keeps running instead,
+ * sysmon.c) the wake is owed, not paid.  Everything else: ng_ready_slow. */
 static inline void ng_ready_inline(ng_g *g)
 {
 	ng_m *m = ng_getm();
@@ -72,7 +75,7 @@ static inline void ng_ready_inline(ng_g *g)
 		RQ_STORE(&p->wake_owed, 1, relaxed);
 		return;
 	}
-	ng_ready(g);
+	ng_ready_slow(g);
 }
 
 /* Start a spinning M if a P is idle and nobody spins (Go's wakep). */

@@ -197,8 +197,7 @@ static int carve_locked(ng_stack *out, int node)
 		if (base == MAP_FAILED)
 			return -ENOMEM;
 		madvise(base, len, MADV_NOHUGEPAGE);
-		ng_topo_membind(base, len, node);
-		ng_topo_note_alloc(node, len);
+		ng_topo_place(base, len, node);
 		slabs[nslabs].base = base;
 		slabs[nslabs].len = len;
 		nslabs++;
@@ -235,8 +234,7 @@ int ng_stack_alloc(ng_p *p, size_t size, ng_stack *out)
 	if (base == MAP_FAILED)
 		return -ENOMEM;
 	madvise(base, len, MADV_NOHUGEPAGE);
-	ng_topo_membind(base, len, node);
-	ng_topo_note_alloc(node, len);
+	ng_topo_place(base, len, node);
 	out->node = (uint16_t)node;
 	out->lo = base + NG_GUARD_GAP;
 	out->hi = out->lo + size;

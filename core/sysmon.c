@@ -39,12 +39,13 @@
 #define SYSMON_TIMER_SLACK     1000
 #define SYSMON_ACTIVE_HANDOFFS 8 /* per tick, to tick fast and defer wakes */
 
-typedef struct sysmon_state {
-	uint32_t *seq;      /* each P's schedseq at the last tick */
-	uint32_t *handoffs; /* each P's handoffs at the last tick */
-	uint64_t *block;    /* each P's block word when first seen blocked */
-	int64_t *blockwhen; /* and when */
-} sysmon_state;
+/* What sysmon saw of one P. */
+typedef struct p_seen {
+	uint32_t seq;      /* schedseq at the last tick */
+	uint32_t handoffs; /* handoffs at the last tick */
+	uint64_t block;    /* block word when first seen blocked */
+	int64_t blockwhen; /* and when */
+} p_seen;
 
 #define RETAKE_IDLE_NS 10000000LL /* a blocked P with nothing queued waits this long */
 
@@ -52,19 +53,20 @@ typedef struct sysmon_state {
  * tick goes to another M if it has work queued, or if no other P is idle or
  * spinning (new work would have nowhere to go), or after 10 ms anyway.
  * Returns whether a P was taken. */
-static bool retake_blocked(sysmon_state *st, int64_t now)
+static bool retake_blocked(p_seen *seen, int64_t now)
 {
 	bool took = false;
 	for (int i = 0; i < S.nprocs; i++) {
 		ng_p *p = S.allp[i];
+		p_seen *ps = &seen[i];
 		uint64_t w = atomic_load_explicit(&p->block, memory_order_acquire);
 		if ((w & 3) != NG_P_BLOCKED) {
-			st->block[i] = 0;
+			ps->block = 0;
 			continue;
 		}
-		if (w != st->block[i]) { /* a new blocking call: look again next tick */
-			st->block[i] = w;
-			st->blockwhen[i] = now;
+		if (w != ps->block) { /* a new blocking call: look again next tick */
+			ps->block = w;
+			ps->blockwhen = now;
 			continue;
 		}
 		bool work = !runq_empty(p) ||
@@ -73,12 +75,12 @@ static bool retake_blocked(sysmon_state *st, int64_t now)
 		bool spare = atomic_load_explicit(&S.npidle, memory_order_relaxed) +
 		                 atomic_load_explicit(&S.nmspinning, memory_order_relaxed) >
 		             0;
-		if (!work && spare && now - st->blockwhen[i] < RETAKE_IDLE_NS)
+		if (!work && spare && now - ps->blockwhen < RETAKE_IDLE_NS)
 			continue;
 		if (atomic_compare_exchange_strong_explicit(
 		        &p->block, &w, (w & ~(uint64_t)3) | NG_P_RETAKEN, memory_order_acq_rel,
 		        memory_order_relaxed)) {
-			st->block[i] = 0;
+			ps->block = 0;
 			ng_handoff_p(p);
 			took = true;
 		}
@@ -89,7 +91,7 @@ static bool retake_blocked(sysmon_state *st, int64_t now)
 /* One look at every P.  Returns whether Ps readied into runnext often since
  * the last tick while some P was idle or spinning (deferring is worth a
  * fast tick). */
-static bool check_deferred_wakes(sysmon_state *st)
+static bool check_deferred_wakes(p_seen *seen)
 {
 	uint32_t handoffs = 0;
 	/* A P held by a spinning M is as good as idle: that M is what a wake
@@ -98,18 +100,19 @@ static bool check_deferred_wakes(sysmon_state *st)
 	               atomic_load_explicit(&S.nmspinning, memory_order_relaxed) > 0;
 	for (int i = 0; i < S.nprocs; i++) {
 		ng_p *p = S.allp[i];
+		p_seen *ps = &seen[i];
 		uint32_t seq = RQ_LOAD(&p->schedseq, relaxed);
 		uint32_t h = RQ_LOAD(&p->handoffs, relaxed);
-		handoffs += h - st->handoffs[i];
-		st->handoffs[i] = h;
+		handoffs += h - ps->handoffs;
+		ps->handoffs = h;
 		/* Owed, still waiting in runnext, and the P has not switched in
 		 * a whole tick: the readier is a long runner. */
 		if (RQ_LOAD(&p->wake_owed, relaxed) && RQ_LOAD(&p->runnext, relaxed) != NULL &&
-		    RQ_LOAD(&p->m, relaxed) != NULL && seq == st->seq[i]) {
+		    RQ_LOAD(&p->m, relaxed) != NULL && seq == ps->seq) {
 			atomic_fetch_add_explicit(&S.stat_sysmon_wakes, 1, memory_order_relaxed);
 			ng_wakep();
 		}
-		st->seq[i] = seq;
+		ps->seq = seq;
 	}
 	/* A rate worth ticking fast for: a timer's or a lone message's ready
 	 * is not (its wake costs little next to sysmon's 50 fast ticks). */
@@ -132,18 +135,9 @@ static void wait_while_idle(void)
 	pthread_mutex_unlock(&S.lock);
 }
 
-static void sysmon_state_free(sysmon_state *st)
-{
-	free(st->seq);
-	free(st->handoffs);
-	free(st->block);
-	free(st->blockwhen);
-	free(st);
-}
-
 static void *sysmon_main(void *arg)
 {
-	sysmon_state *st = arg;
+	p_seen *seen = arg;
 	/* The default 50 us slack would turn a 20 us tick into 70. */
 	prctl(PR_SET_TIMERSLACK, SYSMON_TIMER_SLACK, 0, 0, 0);
 	int64_t delay = SYSMON_TICK_NS;
@@ -153,8 +147,8 @@ static void *sysmon_main(void *arg)
 			ng_note_clear(&S.sysmon_note);
 		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 			break;
-		bool took = retake_blocked(st, ng_nanotime());
-		if (check_deferred_wakes(st) || took) {
+		bool took = retake_blocked(seen, ng_nanotime());
+		if (check_deferred_wakes(seen) || took) {
 			idle = 0;
 			delay = SYSMON_TICK_NS;
 			atomic_store_explicit(&S.sysmon_defer, 1, memory_order_relaxed);
@@ -180,7 +174,7 @@ static void *sysmon_main(void *arg)
 		if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs)
 			wait_while_idle();
 	}
-	sysmon_state_free(st);
+	free(seen);
 	return NULL;
 }
 
@@ -194,17 +188,8 @@ void ng_sysmon_busy_locked(void)
 
 void ng_sysmon_start(void)
 {
-	sysmon_state *st = calloc(1, sizeof *st);
-	if (st == NULL) {
-		ng_warn("sysmon: out of memory; readies wake idle Ps directly");
-		return;
-	}
-	st->seq = calloc((size_t)S.nprocs, sizeof *st->seq);
-	st->handoffs = calloc((size_t)S.nprocs, sizeof *st->handoffs);
-	st->block = calloc((size_t)S.nprocs, sizeof *st->block);
-	st->blockwhen = calloc((size_t)S.nprocs, sizeof *st->blockwhen);
-	if (st->seq == NULL || st->handoffs == NULL || st->block == NULL || st->blockwhen == NULL) {
-		sysmon_state_free(st);
+	p_seen *seen = calloc((size_t)S.nprocs, sizeof *seen);
+	if (seen == NULL) {
 		ng_warn("sysmon: out of memory; readies wake idle Ps directly");
 		return;
 	}
@@ -213,13 +198,13 @@ void ng_sysmon_start(void)
 	atomic_store(&S.sysmon_defer, 1);
 	pthread_mutex_lock(&S.lock);
 	S.sysmon_running = 1; /* before it exists: the deadlock detector counts it */
-	int rc = ng_runtime_thread_create_locked(&S.sysmon_thread, NULL, sysmon_main, st);
+	int rc = ng_runtime_thread_create_locked(&S.sysmon_thread, NULL, sysmon_main, seen);
 	if (rc != 0)
 		S.sysmon_running = 0;
 	pthread_mutex_unlock(&S.lock);
 	if (rc != 0) {
 		atomic_store(&S.sysmon_defer, 0);
-		sysmon_state_free(st);
+		free(seen);
 		ng_warn("sysmon: cannot create its thread (%s); readies wake idle Ps directly",
 		        strerror(rc));
 		/* the runtime works without it, waking as Go's ready() does */

@@ -70,12 +70,6 @@ static topo T;
 
 /* ------------------------------------------------------------ loading --- */
 
-static __attribute__((unused)) int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-	return (x > y) - (x < y);
-}
-
 #if !NG_HAVE_HWLOC
 /* The PUs of a machine seen without hwloc: the affinity mask. */
 static int flat_pus(int *pus, int max)
@@ -97,6 +91,12 @@ static int flat_pus(int *pus, int max)
 #endif
 
 #if NG_HAVE_HWLOC
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
 static hwloc_obj_t pu_obj(int os)
 {
 	return hwloc_get_pu_obj_by_os_index(T.t, (unsigned)os);
@@ -536,29 +536,23 @@ bool ng_topo_bind_m(int p)
 	return true;
 }
 
-/* Bound memory for the runtime's per-P structures and stack slabs.  Page
- * granular and zeroed (fresh mmap). */
-void *ng_topo_alloc_node(size_t size, int node)
+static size_t page_round(size_t size)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	size = (size + pg - 1) & ~(pg - 1);
-	if (T.loaded && node >= 0 && node < T.nnodes) {
-		atomic_fetch_add_explicit(&T.node_allocs[node], 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&T.node_bytes[node], size, memory_order_relaxed);
-	}
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		return NULL;
-	ng_topo_membind(mem, size, node);
-	return mem;
+	return (size + pg - 1) & ~(pg - 1);
 }
 
-/* Bind [mem, mem+size) to node before it is touched.  Only real machines
- * with more than one node: elsewhere the kernel's first touch is as good. */
-void ng_topo_membind(void *mem, size_t size, int node)
+/* [mem, mem+size), not yet touched, is for `node`: count it in the census
+ * and bind it there.  Binding happens only on real machines with more than
+ * one node: elsewhere the kernel's first touch is as good. */
+void ng_topo_place(void *mem, size_t size, int node)
 {
+	if (!T.loaded || node < 0 || node >= T.nnodes)
+		return;
+	atomic_fetch_add_explicit(&T.node_allocs[node], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&T.node_bytes[node], size, memory_order_relaxed);
 #if NG_HAVE_HWLOC
-	if (!T.loaded || T.fake || T.nnodes < 2 || !T.locality || node < 0 || node >= T.nnodes)
+	if (T.fake || T.nnodes < 2 || !T.locality)
 		return;
 	hwloc_obj_t n = hwloc_get_obj_by_type(T.t, HWLOC_OBJ_NUMANODE, (unsigned)node);
 	if (n == NULL)
@@ -572,25 +566,25 @@ void ng_topo_membind(void *mem, size_t size, int node)
 	}
 #else
 	(void)mem;
-	(void)size;
-	(void)node;
 #endif
 }
 
-void ng_topo_note_alloc(int node, size_t size)
+/* Node memory for the runtime's per-P structures (and ng_topo_alloc_onnode):
+ * page granular and zeroed (fresh mmap), placed with ng_topo_place. */
+void *ng_topo_alloc_node(size_t size, int node)
 {
-	if (T.loaded && node >= 0 && node < T.nnodes) {
-		atomic_fetch_add_explicit(&T.node_allocs[node], 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&T.node_bytes[node], size, memory_order_relaxed);
-	}
+	size = page_round(size);
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	ng_topo_place(mem, size, node);
+	return mem;
 }
 
 void ng_topo_free_node(void *p, size_t size)
 {
-	if (p == NULL)
-		return;
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	munmap(p, (size + pg - 1) & ~(pg - 1));
+	if (p != NULL)
+		munmap(p, page_round(size));
 }
 
 /* ------------------------------------------------------------- public --- */
