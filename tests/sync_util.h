@@ -78,4 +78,37 @@ static inline void foreign_start_thread(pthread_t *t, void *(*fn)(void *), void 
 	}
 }
 
+/* Run body(arg) in a new goroutine, or (thread) in a pthread known to the
+ * runtime; waiter_join waits for the thread. */
+typedef struct waiter_run {
+	void (*body)(void *);
+	void *arg;
+	bool thread;
+	pthread_t th;
+} waiter_run;
+
+static void *waiter_run_thread(void *p)
+{
+	waiter_run *r = p;
+	r->body(r->arg);
+	return NULL;
+}
+
+static inline void waiter_start(waiter_run *r, bool thread, void (*body)(void *), void *arg)
+{
+	r->body = body;
+	r->arg = arg;
+	r->thread = thread;
+	if (thread)
+		foreign_start_thread(&r->th, waiter_run_thread, r);
+	else
+		CHECK_EQ(ng_go(body, arg), 0);
+}
+
+static inline void waiter_join(waiter_run *r)
+{
+	if (r->thread)
+		CHECK_EQ(pthread_join(r->th, NULL), 0);
+}
+
 #endif

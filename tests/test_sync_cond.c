@@ -326,8 +326,9 @@ typedef struct dl {
 	ng_waitgroup wg;
 } dl;
 
-static void deadline_body(dl *d)
+static void deadline_body(void *arg)
 {
+	dl *d = arg;
 	/* a plain timeout */
 	CHECK_EQ(ng_mutex_lock(&d->m), 0);
 	int64_t t0 = ng_now();
@@ -365,26 +366,12 @@ static void deadline_body(dl *d)
 	ng_waitgroup_done(&d->wg);
 }
 
-static void deadline_g(void *arg)
-{
-	deadline_body(arg);
-}
-
-static void *deadline_t(void *arg)
-{
-	deadline_body(arg);
-	return NULL;
-}
-
 static void test_deadlines(bool thread)
 {
 	dl d = {.m = NG_MUTEX_INIT, .c = NG_COND_INIT, .wg = NG_WAITGROUP_INIT};
-	pthread_t th;
+	waiter_run w;
 	CHECK_EQ(ng_waitgroup_add(&d.wg, 1), 0);
-	if (thread)
-		foreign_start_thread(&th, deadline_t, &d);
-	else
-		CHECK_EQ(ng_go(deadline_g, &d), 0);
+	waiter_start(&w, thread, deadline_body, &d);
 	wait_for(&d.phase, 1);
 	CHECK_EQ(ng_mutex_lock(&d.m), 0); /* the waiter is in wait_until */
 	atomic_store(&d.locked_at, ng_now());
@@ -397,8 +384,7 @@ static void test_deadlines(bool thread)
 	CHECK_EQ(ng_cond_signal(&d.c), 0);
 	CHECK_EQ(ng_mutex_unlock(&d.m), 0);
 	CHECK_EQ(ng_waitgroup_wait(&d.wg), 0);
-	if (thread)
-		CHECK_EQ(pthread_join(th, NULL), 0);
+	waiter_join(&w);
 	CHECK_EQ(d.m.state, 0);
 	CHECK(d.c.q.head == NULL);
 }

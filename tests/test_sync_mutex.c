@@ -315,8 +315,9 @@ typedef struct dl {
 	_Atomic int phase;
 } dl;
 
-static void deadline_body(dl *d)
+static void deadline_body(void *arg)
 {
+	dl *d = arg;
 	int64_t t0 = ng_now();
 	CHECK_EQ(ng_mutex_lock_until(d->m, t0 + 20 * MS), -ETIMEDOUT);
 	int64_t t1 = ng_now();
@@ -332,36 +333,21 @@ static void deadline_body(dl *d)
 	ng_waitgroup_done(d->wg);
 }
 
-static void deadline_g(void *arg)
-{
-	deadline_body(arg);
-}
-
-static void *deadline_thread(void *arg)
-{
-	deadline_body(arg);
-	return NULL;
-}
-
 static void test_deadlines(bool thread)
 {
 	ng_mutex m = NG_MUTEX_INIT;
 	ng_waitgroup wg = NG_WAITGROUP_INIT;
 	dl d = {.m = &m, .wg = &wg};
-	pthread_t th;
+	waiter_run w;
 	CHECK_EQ(ng_mutex_lock(&m), 0);
 	CHECK_EQ(ng_waitgroup_add(&wg, 1), 0);
-	if (thread)
-		foreign_start_thread(&th, deadline_thread, &d);
-	else
-		CHECK_EQ(ng_go(deadline_g, &d), 0);
+	waiter_start(&w, thread, deadline_body, &d);
 	wait_for(&d.phase, 1);
 	ng_sleep(10 * MS);
 	atomic_store(&d.phase, 2);
 	CHECK_EQ(ng_mutex_unlock(&m), 0);
 	CHECK_EQ(ng_waitgroup_wait(&wg), 0);
-	if (thread)
-		CHECK_EQ(pthread_join(th, NULL), 0);
+	waiter_join(&w);
 	check_at_rest(&m);
 }
 

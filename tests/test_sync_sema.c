@@ -75,8 +75,9 @@ typedef struct dl {
 	ng_waitgroup wg;
 } dl;
 
-static void deadline_body(dl *d)
+static void deadline_body(void *arg)
 {
+	dl *d = arg;
 	int64_t t0 = ng_now();
 	CHECK_EQ(ng_sema_acquire(&d->s, 1, t0 + 20 * MS), -ETIMEDOUT);
 	int64_t t1 = ng_now();
@@ -90,34 +91,19 @@ static void deadline_body(dl *d)
 	ng_waitgroup_done(&d->wg);
 }
 
-static void deadline_g(void *arg)
-{
-	deadline_body(arg);
-}
-
-static void *deadline_t(void *arg)
-{
-	deadline_body(arg);
-	return NULL;
-}
-
 static void test_deadlines(bool thread)
 {
 	dl d = {.s = NG_SEMA_INIT(2), .wg = NG_WAITGROUP_INIT};
-	pthread_t th;
+	waiter_run w;
 	CHECK_EQ(ng_sema_acquire(&d.s, 2, NG_FOREVER), 0);
 	CHECK_EQ(ng_waitgroup_add(&d.wg, 1), 0);
-	if (thread)
-		foreign_start_thread(&th, deadline_t, &d);
-	else
-		CHECK_EQ(ng_go(deadline_g, &d), 0);
+	waiter_start(&w, thread, deadline_body, &d);
 	wait_for(&d.phase, 1);
 	ng_sleep(10 * MS);
 	atomic_store(&d.phase, 2);
 	CHECK_EQ(ng_sema_release(&d.s, 1), 0);
 	CHECK_EQ(ng_waitgroup_wait(&d.wg), 0);
-	if (thread)
-		CHECK_EQ(pthread_join(th, NULL), 0);
+	waiter_join(&w);
 	CHECK_EQ(ng_sema_release(&d.s, 1), 0);
 	CHECK_EQ(held(&d.s), 0);
 	CHECK(d.s.q.head == NULL);
