@@ -147,6 +147,10 @@ static int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t 
 
 static int chan_send(ng_chan *c, const void *elem, int64_t deadline)
 {
+	/* A blocking operation is checked when it parks (schedule_from_g);
+	 * a polling loop only here. */
+	if (deadline == 0)
+		ng_preempt_point();
 	if (c == NULL || (elem == NULL && c->elemsize != 0))
 		return -EINVAL;
 	/* Fast path for a failing non-blocking send: not closed and full. */
@@ -180,6 +184,8 @@ static int chan_send(ng_chan *c, const void *elem, int64_t deadline)
 
 static int chan_recv(ng_chan *c, void *elem, int64_t deadline)
 {
+	if (deadline == 0)
+		ng_preempt_point();
 	if (c == NULL)
 		return -EINVAL;
 	if (deadline == 0) {

@@ -236,6 +236,9 @@ typedef struct ng_g {
 	uint64_t parent;      /* id of the creating goroutine, 0 foreign */
 	void *waiting;        /* the wait record it is parked on (chan/sync) */
 	uintptr_t park_token; /* handshake word for park/ready (see sched.c) */
+	/* Async preemption (preempt.c): the M it must resume on, set while it
+	 * waits in a queue after a signal stopped it; NULL otherwise. */
+	struct ng_m *lockedm;
 } ng_g;
 
 /* ---- P ---- */
@@ -274,6 +277,11 @@ typedef struct ng_p {
 	 * word on first by CAS (the M coming back, or sysmon taking the P) wins
 	 * it.  The count makes a late M's CAS fail once the P has moved on. */
 	_Atomic uint64_t block;
+	/* Time slices (preempt.c): the owner publishes schedtick at every
+	 * switch-in; sysmon asks for a preemption of the slice it saw running
+	 * too long by storing that tick + 1 in preempt (0: none asked). */
+	_Atomic uint32_t slicetick;
+	_Atomic uint32_t preempt;
 	_Atomic(ng_g *) runq[NG_RUNQ_SIZE]; /* slots: relaxed atomics (thieves read
 	                                                     speculatively, as Go does) */
 	/* owner-only (the M holding this P) */
@@ -316,6 +324,8 @@ enum ng_after {
 	NG_AFTER_PARK,   /* old G is WAITING: run unlockf(arg), then it may be readied */
 	NG_AFTER_EXIT,   /* old G is dead: free it */
 	NG_AFTER_GLOBAL, /* put the old G on the global queue */
+	NG_AFTER_LOCKED, /* async-preempted G queued to resume on this M, which
+	                    hands its P on and waits (preempt.c) */
 };
 
 typedef bool (*ng_unlockf)(ng_g *g, void *arg);
@@ -340,7 +350,8 @@ typedef struct ng_m {
 	struct ng_m *schedlink; /* idle list; sched.lock */
 	struct ng_m *alllink;   /* all Ms; sched.lock */
 	pthread_t thread;
-	uint64_t rand; /* fastrand state */
+	pthread_t self; /* the same, written by the thread itself */
+	uint64_t rand;  /* fastrand state */
 	/* the action for the G we just left (see the header comment) */
 	int after;
 	ng_g *after_g;
@@ -348,6 +359,10 @@ typedef struct ng_m {
 	void *after_arg;
 	void *altstack; /* sigaltstack memory */
 	bool exited;    /* the thread has left the scheduler loop */
+	/* Async preemption (preempt.c) */
+	ng_g *lockedg;           /* G that must resume on this M; it waits for it */
+	ng_g *nextg;             /* picked to run, but locked to another M */
+	_Atomic int preempt_req; /* sysmon sent this M the preemption signal */
 } ng_m;
 
 /* ---- sched (global) ---- */
@@ -414,7 +429,12 @@ typedef struct ng_sched {
 	_Atomic uint64_t stat_sysmon_wakes;
 	_Atomic uint64_t stat_retakes;
 	_Atomic int32_t nblocked; /* Ms in ng_block_enter */
-	int32_t max_blocked;      /* bound on them */
+	/* preemption (preempt.c) */
+	int64_t time_slice; /* ns */
+	bool async_preempt; /* signals as well as cooperative checks */
+	_Atomic uint64_t stat_preempt_req, stat_preempt_async, stat_preempt_coop,
+	    stat_preempt_deferred;
+	int32_t max_blocked; /* bound on them */
 	/* hooks other modules install: can anything still wake a goroutine? */
 	int (*pending_wakers[8])(void);
 	int npending_wakers;
@@ -510,6 +530,30 @@ void ng_checkdead_locked(void);
 int ng_count_threads(void); /* entries in /proc/self/task, -1 if unreadable */
 void ng_mstart_thread(ng_p *p, bool spinning);
 
+/* ---- preemption (preempt.c) ---- */
+
+/* Some P has been asked to give up its slice (sysmon sets it each tick). */
+extern _Atomic int ng_preempt_any;
+void ng_preempt_coop_slow(void);
+/* Cooperative preemption point, in runtime calls that could otherwise keep
+ * a goroutine on its P forever without switching (non-blocking channel
+ * operations and selects, spawn); calls that park are checked when they
+ * switch (schedule_from_g).  One load while nobody is asked to yield. */
+static inline void ng_preempt_point(void)
+{
+	if (NG_UNLIKELY(atomic_load_explicit(&ng_preempt_any, memory_order_relaxed)))
+		ng_preempt_coop_slow();
+}
+void ng_preempt_init(void);
+void ng_preempt_fini(void);
+/* sysmon: p's G has run its slice `tick` too long; ask it to yield. */
+void ng_preempt_request(ng_p *p, uint32_t tick);
+void ng_preempt_kick(ng_m *m); /* shutdown: move a running M off its G */
+void ng_preempt_clear(ng_p *p, uint32_t want);
+bool ng_preempt_take(ng_p *p); /* at a switch: was p's slice asked to end? */
+/* sched.c: switch the preempted G out; locked = it resumes on this M. */
+ng_m *ng_preempt_switch(ng_m *m, ng_g *g, bool locked);
+
 /* ---- goroutines (proc.c) ---- */
 ng_g *ng_g_alloc(ng_p *p, size_t stack_size);
 void ng_g_free(ng_p *p, ng_g *g);
@@ -532,6 +576,7 @@ typedef struct ng_debug {
 	int no_sysmon;          /* no sysmon thread: readies never defer their wake */
 	char cgroot[256];       /* cgroup files are read under this root (tests) */
 	int max_blocked;        /* bound on Ms in blocking calls, 0: default */
+	int asyncpreemptoff;    /* no preemption signals (Go's GODEBUG name) */
 } ng_debug;
 extern ng_debug ng_debug_g;
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

@@ -343,6 +343,7 @@ int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *
 		return -EINVAL;
 	if (NG_UNLIKELY(!atomic_load_explicit(&S.running, memory_order_acquire)))
 		return -ESRCH;
+	ng_preempt_point();
 	size_t stack_size = ng_stack_default_size();
 	int target = -1;
 	bool pinned = false;
@@ -481,6 +482,7 @@ int ng_go_at(void (*fn)(void *), void *arg, const char *file, int line)
 {
 	/* The fast path: a goroutine spawns with a dead G (and its stack) on its
 	 * P's free list.  Everything else goes through ng_spawn. */
+	ng_preempt_point();
 	ng_m *m = ng_getm();
 	ng_g *g;
 	if (NG_LIKELY(m != NULL && m->curg != NULL && fn != NULL) &&

@@ -22,7 +22,9 @@ ng_debug ng_debug_g;
 uint64_t ng_fpctl_default;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define NG_SPIN_DEFAULT_NS 50000 /* about a third of a futex wake round trip here */
+#define NG_TIME_SLICE_DEFAULT_NS 10000000 /* Go's forcePreemptNS */
+#define NG_TIME_SLICE_MIN_NS     20000    /* sysmon's fastest tick */
+#define NG_SPIN_DEFAULT_NS       50000    /* about a third of a futex wake round trip here */
 
 void ng_fatal(const char *fmt, ...)
 {
@@ -92,6 +94,8 @@ static void parse_debug(void)
 			/* sysmon=0: no sysmon thread, so every ready wakes an idle P
 			 * at once (Go's policy), for comparisons */
 			ng_debug_g.no_sysmon = strcmp(val, "0") == 0;
+		} else if (strcmp(tok, "asyncpreemptoff") == 0) {
+			ng_debug_g.asyncpreemptoff = strcmp(val, "0") != 0;
 		} else if (strcmp(tok, "spin") == 0) {
 			spin_override = strtoll(val, NULL, 10);
 		} else {
@@ -129,7 +133,8 @@ static int boot(const ng_config *cfg, bool embedded)
 		cfg = &zero;
 	}
 	if (cfg->procs < 0 || (cfg->stack_size != 0 && cfg->stack_size < 16384) ||
-	    cfg->deadlock < NG_DEADLOCK_EXIT || cfg->deadlock > NG_DEADLOCK_IGNORE)
+	    cfg->deadlock < NG_DEADLOCK_EXIT || cfg->deadlock > NG_DEADLOCK_IGNORE ||
+	    (cfg->time_slice > 0 && cfg->time_slice < NG_TIME_SLICE_MIN_NS))
 		return -EINVAL;
 	pthread_mutex_lock(&boot_lock);
 	if (atomic_load(&S.running)) {
@@ -189,6 +194,9 @@ static int boot(const ng_config *cfg, bool embedded)
 	/* foreign threads registered by an earlier run keep their registration
 	 * (their TLS says so); only the active count restarts */
 	atomic_store(&S.foreign_active, 0);
+	S.time_slice = cfg->time_slice > 0 ? cfg->time_slice : NG_TIME_SLICE_DEFAULT_NS;
+	S.async_preempt = cfg->time_slice >= 0 && !ng_debug_g.asyncpreemptoff;
+	ng_preempt_init();
 	ng_stack_install_segv_handler();
 	ng_dump_install_sigquit();
 	if (!ng_debug_g.no_sysmon)
@@ -206,6 +214,7 @@ static void shutdown_runtime(void)
 	ng_stack_fini();
 	ng_topo_unload();
 	ng_dump_uninstall_sigquit();
+	ng_preempt_fini();
 	pthread_mutex_unlock(&boot_lock);
 }
 

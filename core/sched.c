@@ -34,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "netpoll.h"
 #include "runq.h"
 #include "timer.h"
 #include "sched_inline.h"
@@ -154,8 +155,10 @@ static inline void execute(ng_m *m, ng_g *g, bool inherit)
 	ng_p *p = m->p;
 	m->curg = g;
 	atomic_store_explicit(&g->status, NG_G_RUNNING, memory_order_relaxed);
-	if (!inherit)
+	if (!inherit) {
 		p->schedtick++;
+		RQ_STORE(&p->slicetick, p->schedtick, relaxed); /* a new slice (preempt.c) */
+	}
 	OWN_ADD(p->stats.runs, 1);
 	RQ_STORE(&p->schedseq, (uint32_t)RELAXED(p->stats.runs), relaxed);
 	/* The deferred wake (sysmon.c) is settled once runnext is empty: its G
@@ -364,7 +367,8 @@ static void acquirep(ng_m *m, ng_p *p)
 	if (NG_UNLIKELY(m->bound_p != p->id) && ng_topo_bind_m(p->id))
 		m->bound_p = p->id;
 	m->p = p;
-	atomic_store_explicit(&p->m, m, memory_order_relaxed);
+	/* release: sysmon signals the M it finds here (m->self) */
+	atomic_store_explicit(&p->m, m, memory_order_release);
 }
 
 static void releasep(ng_m *m)
@@ -461,7 +465,7 @@ static void startm_locked(ng_p *p, bool spinning)
 	m->spinning = spinning;
 	m->nextp = p;
 	atomic_fetch_add_explicit(&S.stat_wakes, 1, memory_order_relaxed);
-	ng_note_wakeup(&m->park);
+	ng_park_wakeup(m); /* it may be the M asleep in epoll_wait */
 }
 
 void ng_mstart_thread(ng_p *p, bool spinning)
@@ -747,24 +751,110 @@ static void midle_remove_locked(ng_m *m)
 	ng_fatal("scheduler: idle M %d missing from the idle list", m->id);
 }
 
+/* Goroutines the poller found (schedlink-linked, WAITING) become runnable;
+ * pinned ones go to their P's inbox.  Returns the others, linked, with
+ * their tail and number. */
+static ng_g *glist_prepare(ng_g *list, ng_g **tail, int *n)
+{
+	ng_g *head = NULL, *t = NULL;
+	int k = 0;
+	while (list != NULL) {
+		ng_g *g = list;
+		list = g->schedlink;
+		if (NG_UNLIKELY(g->pinned)) {
+			ng_ready_to(S.allp[g->pin_p], g);
+			continue;
+		}
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
+		g->schedlink = NULL;
+		if (t != NULL)
+			t->schedlink = g;
+		else
+			head = g;
+		t = g;
+		k++;
+	}
+	*tail = t;
+	*n = k;
+	return head;
+}
+
+/* Go's startIdle: an M for each of up to n idle Ps, to run what was just
+ * put on the global queue. */
+static void start_idle_locked(int n)
+{
+	for (; n > 0 && atomic_load_explicit(&S.npidle, memory_order_relaxed) > 0; n--)
+		startm_locked(NULL, false);
+}
+
+ng_g *ng_inject_glist(ng_g *list, bool take)
+{
+	int n;
+	ng_g *tail, *head = glist_prepare(list, &tail, &n);
+	if (head == NULL)
+		return NULL;
+	ng_m *m = ng_getm();
+	ng_p *p = m != NULL ? m->p : NULL;
+	ng_g *run = NULL;
+	if (p != NULL && take) {
+		run = head;
+		head = head->schedlink;
+		run->schedlink = NULL;
+		if (--n == 0)
+			return run;
+	}
+	/* Idle Ps get as many as there are of them, the caller's P the rest:
+	 * no more wakeups than Gs to run, and none when our P can do it. */
+	int k = n;
+	if (p != NULL) {
+		int32_t idle = atomic_load_explicit(&S.npidle, memory_order_relaxed);
+		k = n < idle ? n : idle;
+	}
+	ng_g *rest = head;
+	if (k > 0) {
+		ng_g *last = head;
+		for (int i = 1; i < k; i++)
+			last = last->schedlink;
+		rest = last->schedlink;
+		pthread_mutex_lock(&S.lock);
+		ng_globrunq_put_batch(head, last, k);
+		start_idle_locked(k);
+		pthread_mutex_unlock(&S.lock);
+	}
+	while (rest != NULL) {
+		ng_g *g = rest;
+		rest = g->schedlink;
+		ng_runq_put(p, g, false);
+	}
+	return run;
+}
+
 /* The M is on the idle list: sleep until startm hands it a P (returned), or
  * the runtime stops (NULL).  While timers are pending one idle M sleeps only
  * until the earliest of them, then takes an idle P to run it (timer.c has
- * the protocol with ng_tmr_add).  Wakeups can be spurious: a poke meant for
- * an earlier sleeper, or one for a timer someone else already ran. */
+ * the protocol with ng_tmr_add).  While goroutines wait on fds, that M
+ * sleeps in epoll_wait instead (netpoll.h), and takes an idle P to run what
+ * it finds.  Wakeups can be spurious: a poke meant for an earlier sleeper,
+ * or one for a timer someone else already ran. */
 static ng_p *stopm_sleep(ng_m *m)
 {
 	for (;;) {
 		int64_t when = ng_timers_earliest();
+		bool fds = ng_netpoll_waiting();
 		bool sleeper = false;
-		if (when != INT64_MAX) {
+		ng_g *ready = NULL;
+		if (when != INT64_MAX || fds) {
 			ng_m *none = NULL;
 			if (!atomic_compare_exchange_strong_explicit(&S.timer_sleeper, &none, m,
 			                                             memory_order_seq_cst,
 			                                             memory_order_relaxed)) {
 				/* Another M sleeps on the timers; if it sleeps past
-				 * the earliest, it must look again. */
+				 * the earliest, or on its futex while fds are waited
+				 * on, it must look again. */
 				ng_timers_poke(when);
+				if (fds)
+					ng_netpoll_nudge(atomic_load_explicit(
+					    &S.timer_sleeper, memory_order_seq_cst));
 			} else {
 				sleeper = true;
 				atomic_store_explicit(&S.timer_sleep_when, when,
@@ -778,7 +868,10 @@ static ng_p *stopm_sleep(ng_m *m)
 			}
 		}
 		if (sleeper) {
-			ng_note_sleep_until(&m->park, when);
+			if (ng_netpoll_waiting())
+				ready = ng_netpoll_block(m, when);
+			else
+				ng_note_sleep_until(&m->park, when);
 			atomic_store_explicit(&S.timer_sleep_when, INT64_MAX, memory_order_seq_cst);
 			atomic_store_explicit(&S.timer_sleeper, NULL, memory_order_seq_cst);
 		} else {
@@ -787,19 +880,25 @@ static ng_p *stopm_sleep(ng_m *m)
 		ng_note_clear(&m->park);
 		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 			return NULL;
+		int n = 0;
+		ng_g *tail = NULL, *head = ready != NULL ? glist_prepare(ready, &tail, &n) : NULL;
 		pthread_mutex_lock(&S.lock);
+		if (head != NULL)
+			ng_globrunq_put_batch(head, tail, n);
 		ng_p *p = m->nextp;
 		if (p != NULL) {
 			m->nextp = NULL;
-			pthread_mutex_unlock(&S.lock);
-			return p;
-		}
-		if (ng_timers_earliest() <= ng_nanotime() && (p = pidleget_locked()) != NULL) {
+		} else if ((head != NULL || ng_timers_earliest() <= ng_nanotime()) &&
+		           (p = pidleget_locked()) != NULL) {
 			midle_remove_locked(m);
-			pthread_mutex_unlock(&S.lock);
-			return p;
 		}
+		/* Found goroutines: we run one, an idle P each the others
+		 * (Go's injectglist from an M without a P). */
+		if (head != NULL)
+			start_idle_locked(n - (p != NULL));
 		pthread_mutex_unlock(&S.lock);
+		if (p != NULL)
+			return p;
 	}
 }
 
@@ -837,6 +936,10 @@ top:
 		if (g != NULL)
 			return g;
 	}
+	/* Goroutines whose fds are ready, before stealing (Go's order). */
+	if (NG_UNLIKELY(ng_netpoll_waiting()) &&
+	    (g = ng_inject_glist(ng_netpoll_nb(), true)) != NULL)
+		return g;
 
 	/* Spin (steal) if fewer than half the busy Ps have a spinner already,
 	 * and nobody spins for our L3 (or node) group: thieves of one group
@@ -984,6 +1087,27 @@ void ng_post_switch(ng_m *m)
 	case NG_AFTER_EXIT:
 		ng_g_free(m->p, g);
 		break;
+	case NG_AFTER_LOCKED: {
+		/* On g0 of the M the goroutine must resume on: queue it, hand
+		 * the P to another M (the queued G is work for it), and let
+		 * m_loop wait for someone to hand a P back for it. */
+		ng_p *p = m->p;
+		g->lockedm = m;
+		m->lockedg = g;
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
+		pthread_mutex_lock(&S.lock);
+		releasep(m);
+		if (NG_UNLIKELY(g->pinned)) {
+			pthread_mutex_unlock(&S.lock);
+			inbox_put(S.allp[g->pin_p], g);
+			pthread_mutex_lock(&S.lock);
+		} else {
+			globrunq_put_locked(g);
+		}
+		startm_locked(p, false);
+		pthread_mutex_unlock(&S.lock);
+		break;
+	}
 	default:
 		ng_fatal("scheduler: bad post-switch action %d", after);
 	}
@@ -1004,8 +1128,20 @@ static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 		ng_stack_overflow_fatal(g, __builtin_frame_address(0));
 	if (NG_UNLIKELY(atomic_load_explicit(&S.stopping, memory_order_relaxed)))
 		goto to_g0;
-	if (NG_UNLIKELY(p->schedtick % 61 == 0) &&
-	    atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
+	bool global = p->schedtick % 61 == 0;
+	if (NG_UNLIKELY(atomic_load_explicit(&ng_preempt_any, memory_order_relaxed)) &&
+	    ng_preempt_take(p)) {
+		/* The slice is over at this switch (preempt.c): the G in
+		 * runnext would inherit it, so it queues at the tail like any
+		 * other, and the global queue comes first. */
+		ng_g *rn = RQ_LOAD(&p->runnext, relaxed);
+		if (rn != NULL && atomic_compare_exchange_strong_explicit(&p->runnext, &rn, NULL,
+		                                                          memory_order_acq_rel,
+		                                                          memory_order_relaxed))
+			ng_runq_put(p, rn, false);
+		global = true;
+	}
+	if (NG_UNLIKELY(global) && atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
 		pthread_mutex_lock(&S.lock);
 		next = globrunq_get_locked(p, 1);
 		pthread_mutex_unlock(&S.lock);
@@ -1014,6 +1150,10 @@ static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 		next = inbox_get(p);
 	if (next == NULL)
 		next = runq_get(p, &inherit);
+	if (NG_UNLIKELY(next != NULL && next->lockedm != NULL)) {
+		m->nextg = next; /* m_loop hands our P to its M */
+		goto to_g0;
+	}
 	if (next != NULL) {
 		execute(m, next, inherit);
 		m = ctx_switch(m, &g->ctx, &next->ctx, dying);
@@ -1220,10 +1360,36 @@ void ng_yield(void)
 	}
 	m->after = NG_AFTER_YIELD;
 	m->after_g = g;
+	if (NG_UNLIKELY(next->lockedm != NULL)) {
+		m->nextg = next; /* m_loop hands our P to its M */
+		m->curg = NULL;
+		m = ctx_switch(m, &g->ctx, &m->g0, false);
+		ng_post_switch_inline(m);
+		ng_timers_poll(m);
+		return;
+	}
 	execute(m, next, inherit);
 	m = ctx_switch(m, &g->ctx, &next->ctx, false);
 	ng_post_switch_inline(m);
 	ng_timers_poll(m);
+}
+
+/* Preemption (preempt.c): g stops at its time slice's end.  Cooperative or
+ * migratable: to the global queue, as Go's gopreempt_m.  Locked: through g0,
+ * which queues it and hands the P on (NG_AFTER_LOCKED). */
+ng_m *ng_preempt_switch(ng_m *m, ng_g *g, bool locked)
+{
+	m->after_g = g;
+	if (!locked) {
+		m->after = NG_AFTER_GLOBAL;
+		return schedule_from_g(m, g, false);
+	}
+	m->after = NG_AFTER_LOCKED;
+	m->curg = NULL;
+	m = ctx_switch(m, &g->ctx, &m->g0, false);
+	ng_post_switch_inline(m);
+	ng_timers_poll(m);
+	return m;
 }
 
 /* The calling goroutine is finished: switch away for good. */
@@ -1237,15 +1403,65 @@ _Noreturn void ng_g_exit_switch(ng_m *m, ng_g *g)
 
 /* ------------------------------------------------------------------ M --- */
 
+/* This M holds a goroutine stopped by a preemption signal, which must
+ * resume here: sleep until whoever dequeues it hands us a P (startlockedm).
+ * NULL when the runtime stops. */
+static ng_g *stoplockedm(ng_m *m)
+{
+	for (;;) {
+		ng_note_sleep(&m->park);
+		ng_note_clear(&m->park);
+		pthread_mutex_lock(&S.lock);
+		ng_p *p = m->nextp;
+		m->nextp = NULL;
+		pthread_mutex_unlock(&S.lock);
+		if (p != NULL) {
+			acquirep(m, p);
+			ng_g *g = m->lockedg;
+			m->lockedg = NULL;
+			g->lockedm = NULL;
+			return g;
+		}
+		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
+			return NULL;
+	}
+}
+
+/* g must resume on another M (its lockedm): give it our P, and go idle. */
+static void startlockedm(ng_m *m, ng_g *g)
+{
+	ng_m *to = g->lockedm;
+	ng_p *p = m->p;
+	pthread_mutex_lock(&S.lock);
+	releasep(m);
+	to->nextp = p;
+	pthread_mutex_unlock(&S.lock);
+	atomic_fetch_add_explicit(&S.stat_wakes, 1, memory_order_relaxed);
+	ng_note_wakeup(&to->park);
+}
+
 static void m_loop(ng_m *m)
 {
 	for (;;) {
-		bool inherit;
-		ng_g *g = findrunnable(m, &inherit);
-		if (g == NULL)
-			return;
-		if (m->spinning)
-			resetspinning(m);
+		bool inherit = false;
+		ng_g *g;
+		if (NG_UNLIKELY(m->lockedg != NULL)) {
+			if ((g = stoplockedm(m)) == NULL)
+				return;
+		} else {
+			if (NG_UNLIKELY(m->nextg != NULL)) {
+				g = m->nextg;
+				m->nextg = NULL;
+			} else if ((g = findrunnable(m, &inherit)) == NULL) {
+				return;
+			}
+			if (m->spinning)
+				resetspinning(m);
+			if (NG_UNLIKELY(g->lockedm != NULL)) {
+				startlockedm(m, g);
+				continue; /* with no P: findrunnable parks us */
+			}
+		}
 		execute(m, g, inherit);
 		m = ctx_switch(m, &m->g0, &g->ctx, false);
 		ng_post_switch_inline(m);
@@ -1256,6 +1472,9 @@ static void *m_main(void *arg)
 {
 	ng_m *m = arg;
 	ng_tls_m = m;
+	/* m->thread is written by the creator after the thread may have
+	 * started: others that find this M through a P use this copy */
+	m->self = pthread_self();
 	ng_stack_altstack_setup(&m->altstack);
 #if NG_ASAN
 	{
@@ -1348,13 +1567,31 @@ void ng_sched_shutdown(void)
 	S.midle = NULL;
 	S.nmidle = 0;
 	pthread_mutex_unlock(&S.lock);
-	/* Ms running goroutines leave at their next schedule point. */
+	ng_netpoll_break(); /* the idle M in epoll_wait, if any: its note is set */
+	/* Ms running goroutines leave at their next schedule point; one that
+	 * computes without reaching one is moved off by the preemption
+	 * signal (retried: it may be inside libc at the first). */
 	ng_m *all;
 	pthread_mutex_lock(&S.lock);
 	all = S.allm;
-	pthread_mutex_unlock(&S.lock);
 	for (ng_m *m = all; m != NULL; m = m->alllink)
-		pthread_join(m->thread, NULL);
+		ng_note_wakeup(&m->park); /* also Ms waiting for a locked G */
+	pthread_mutex_unlock(&S.lock);
+	for (ng_m *m = all; m != NULL; m = m->alllink) {
+		for (;;) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 5000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(m->thread, NULL, &ts) != ETIMEDOUT)
+				break;
+			ng_note_wakeup(&m->park);
+			ng_preempt_kick(m);
+		}
+	}
 	pthread_mutex_lock(&S.lock);
 	while (S.allm != NULL) {
 		ng_m *m = S.allm;
@@ -1364,6 +1601,7 @@ void ng_sched_shutdown(void)
 	pthread_mutex_unlock(&S.lock);
 	ng_allg_free_all();
 	ng_timers_fini();
+	ng_netpoll_fini();
 	for (int i = 0; i < S.nprocs; i++) {
 		ng_p *p = S.allp[i];
 		pthread_mutex_destroy(&p->inbox_lock);
@@ -1442,6 +1680,10 @@ int ng_stats_read(ng_stats *out)
 	out->m_wakes = atomic_load(&S.stat_wakes);
 	out->sysmon_wakes = atomic_load(&S.stat_sysmon_wakes);
 	out->retakes = atomic_load(&S.stat_retakes);
+	out->preempt_requests = atomic_load(&S.stat_preempt_req);
+	out->preempt_async = atomic_load(&S.stat_preempt_async);
+	out->preempt_coop = atomic_load(&S.stat_preempt_coop);
+	out->preempt_deferred = atomic_load(&S.stat_preempt_deferred);
 	out->global_put = atomic_load(&S.stat_global_put);
 	for (int i = 0; i < S.nprocs; i++) {
 		out->steals += RELAXED(S.allp[i]->stats.steals);

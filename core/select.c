@@ -135,6 +135,8 @@ static int select_slow(ng_case *cases, int64_t deadline, const uint32_t *pollord
 
 int ng_select(ng_case *cases, size_t n, int64_t deadline)
 {
+	if (deadline == 0)
+		ng_preempt_point(); /* blocking selects are checked when they park */
 	if (n > 0 && cases == NULL)
 		return -EINVAL;
 	if (n > SELECT_MAX_CASES)

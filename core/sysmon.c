@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 
 #include "internal.h"
+#include "netpoll.h"
 #include "runq.h"
 #include "sched_inline.h"
 
@@ -41,10 +42,12 @@
 
 /* What sysmon saw of one P. */
 typedef struct p_seen {
-	uint32_t seq;      /* schedseq at the last tick */
-	uint32_t handoffs; /* handoffs at the last tick */
-	uint64_t block;    /* block word when first seen blocked */
-	int64_t blockwhen; /* and when */
+	uint32_t seq;       /* schedseq at the last tick */
+	uint32_t handoffs;  /* handoffs at the last tick */
+	uint64_t block;     /* block word when first seen blocked */
+	int64_t blockwhen;  /* and when */
+	uint32_t slicetick; /* slice seen running */
+	int64_t slicewhen;  /* since (first seen) */
 } p_seen;
 
 #define RETAKE_IDLE_NS 10000000LL /* a blocked P with nothing queued waits this long */
@@ -119,6 +122,44 @@ static bool check_deferred_wakes(p_seen *seen)
 	return idle_ps && handoffs >= SYSMON_ACTIVE_HANDOFFS;
 }
 
+/* Go's preemption half of retake: a P whose slice (slicetick) has not
+ * changed for time_slice since sysmon first saw it gets a request
+ * (preempt.c), repeated every tick until the slice ends.  Requests about
+ * slices that have ended are withdrawn.  Returns whether some P is busy; *expiry is when the
+ * oldest slice seen runs out.  Sysmon then ticks at least four times a
+ * slice and wakes at that expiry, so a slice overruns by a quarter of one
+ * at most (the delay before sysmon first saw it). */
+static bool check_slices(p_seen *seen, int64_t now, int64_t *expiry)
+{
+	bool busy = false;
+	*expiry = INT64_MAX;
+	for (int i = 0; i < S.nprocs; i++) {
+		ng_p *p = S.allp[i];
+		p_seen *ps = &seen[i];
+		uint32_t tick = RQ_LOAD(&p->slicetick, relaxed);
+		uint32_t want = RQ_LOAD(&p->preempt, relaxed);
+		if (want != 0 && want - 1 != tick)
+			ng_preempt_clear(p, want); /* that slice ended: withdraw */
+		bool running =
+		    RQ_LOAD(&p->m, relaxed) != NULL &&
+		    (atomic_load_explicit(&p->block, memory_order_relaxed) & 3) == NG_P_RUNNING;
+		if (!running || tick != ps->slicetick) {
+			ps->slicetick = tick;
+			ps->slicewhen = now;
+			busy |= running;
+			continue;
+		}
+		busy = true;
+		if (now - ps->slicewhen >= S.time_slice) {
+			ng_preempt_request(p, tick);
+		} else {
+			if (ps->slicewhen + S.time_slice < *expiry)
+				*expiry = ps->slicewhen + S.time_slice;
+		}
+	}
+	return busy;
+}
+
 /* Sleep while every P is idle: nothing can owe a wake then, and an idle
  * process should not tick.  ng_sysmon_busy_locked ends it. */
 static void wait_while_idle(void)
@@ -147,7 +188,11 @@ static void *sysmon_main(void *arg)
 			ng_note_clear(&S.sysmon_note);
 		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 			break;
-		bool took = retake_blocked(seen, ng_nanotime());
+		int64_t now = ng_nanotime();
+		bool took = retake_blocked(seen, now);
+		ng_netpoll_sysmon(now); /* all Ps busy: nobody else polls */
+		int64_t expiry;
+		bool busy = check_slices(seen, now, &expiry);
 		if (check_deferred_wakes(seen) || took) {
 			idle = 0;
 			delay = SYSMON_TICK_NS;
@@ -168,6 +213,10 @@ static void *sysmon_main(void *arg)
 		delay *= 2;
 		if (delay > SYSMON_MAX_NS)
 			delay = SYSMON_MAX_NS;
+		if (busy && delay > S.time_slice / 4)
+			delay = S.time_slice / 4;
+		if (expiry != INT64_MAX && expiry - now < delay)
+			delay = expiry - now > SYSMON_TICK_NS ? expiry - now : SYSMON_TICK_NS;
 		/* Asleep while every P is idle; woken at the slow tick, which
 		 * goes fast again only once hand-offs are seen: a process that
 		 * wakes for a timer now and then stays nearly free. */

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "timer.h"
 
+#include "netpoll.h"
 #include "sched_inline.h"
 
 #include <errno.h>
@@ -117,7 +118,7 @@ void ng_timers_poke(int64_t when)
 		return;
 	ng_m *m = atomic_load_explicit(&S.timer_sleeper, memory_order_seq_cst);
 	if (m != NULL) {
-		ng_note_wakeup(&m->park);
+		ng_park_wakeup(m); /* it may sleep in epoll_wait */
 		return;
 	}
 	/* Nobody sleeps on the timers.  A goroutine's own M will see its new

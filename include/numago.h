@@ -8,6 +8,7 @@
 #include <numago/time.h>
 #include <numago/sync.h>
 #include <numago/context.h>
+#include <numago/io.h>
 #include <numago/perf.h>
 #include <numago/topology.h>
 

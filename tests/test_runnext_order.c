@@ -164,6 +164,10 @@ int main(void)
 {
 	ng_config cfg = {0};
 	cfg.procs = 1;
+	/* The orders are those of goroutines that are not preempted: a slice
+	 * that ends mid-sequence (under TSan, a 10 ms slice can) would send
+	 * the spawner to the global queue and legitimately reorder them. */
+	cfg.time_slice = (int64_t)60 * 1000000000;
 	CHECK_EQ(ng_run(&cfg, main_g, NULL), 0);
 	printf("ok\n");
 	return 0;

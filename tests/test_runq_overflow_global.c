@@ -100,6 +100,10 @@ int main(void)
 {
 	ng_config cfg = {0};
 	cfg.procs = 1;
+	/* The spawning loop may take longer than a 10 ms slice on a loaded
+	 * machine; preempted, it would let children run before the checks
+	 * that expect none to have. */
+	cfg.time_slice = (int64_t)60 * 1000000000;
 	CHECK_EQ(ng_run(&cfg, main_g, NULL), 0);
 	printf("ok\n");
 	return 0;

@@ -17,11 +17,13 @@ build/release/bench/bench_core --reps 5
 # its row; the rest of the report still runs and the exit status says so.
 status=0
 build/release/bench/bench_chan --reps 5 || status=1
+build/release/bench/bench_sched --reps 5 || status=1
 build/release/bench/bench_rss
 build/release/bench/bench_idle
 {
   build/release/bench/bench_core --reps 5 --json --no-peer
   build/release/bench/bench_chan --reps 5 --json --no-peer || status=1
+  build/release/bench/bench_sched --reps 5 --json --no-peer || status=1
   build/release/bench/bench_rss --json --no-peer --n 100000
   build/release/bench/bench_idle --json --no-peer
 } > "$out"

@@ -41,6 +41,14 @@ typedef struct ng_stats {
 	uint64_t sysmon_wakes; /* idle Ps woken by sysmon for a hand-off whose
 	                          readier kept running */
 	uint64_t retakes;      /* Ps taken by sysmon from Ms in blocking calls */
+	/* preemption: slices sysmon found overrun (requests, repeated each
+	 * tick until honoured), goroutines stopped by the signal, stopped at
+	 * a numago call, and signals that landed where stopping is unsafe
+	 * (libc, numago itself: retried) */
+	uint64_t preempt_requests;
+	uint64_t preempt_async;
+	uint64_t preempt_coop;
+	uint64_t preempt_deferred;
 } ng_stats;
 int ng_stats_read(ng_stats *out);
 

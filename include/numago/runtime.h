@@ -31,7 +31,9 @@ typedef struct ng_config {
 	const char *topology; /* NULL: this machine; "synthetic:..." ; "xml:path" */
 	size_t stack_size;    /* default stack for ng_go in bytes; 0: runtime default */
 	int bind;             /* pin Ms to their P's PUs: 1 (default) or 0 */
-	int64_t time_slice;   /* preemption slice in ns; 0: default (10 ms), <0: none */
+	int64_t time_slice;   /* preemption slice in ns; 0: default (10 ms); < 0: no
+	                         async preemption (numago calls still yield at the
+	                         slice's end); 0 < slice < 20 us: -EINVAL */
 	/* extensions (after the contract's fields) */
 	int deadlock; /* NG_DEADLOCK_*; default NG_DEADLOCK_EXIT */
 	int bind_set; /* 1: 'bind' was set explicitly (0 in a zeroed config
@@ -69,7 +71,10 @@ int ng_block_exit(void);
 
 enum {
 	NG_GO_PROFILE = 1u << 0,    /* per-goroutine counters (perf) */
-	NG_GO_MIGRATABLE = 1u << 1, /* may move between Ms after async preemption */
+	NG_GO_MIGRATABLE = 1u << 1, /* holds no TLS addresses or per-thread state
+	                               across its compute loops: after a preemption
+	                               signal it may resume on any thread (without
+	                               it, it resumes on the thread it was on) */
 };
 
 typedef struct ng_go_attr {
