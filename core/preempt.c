@@ -38,6 +38,13 @@
  *      and waits; whoever dequeues the goroutine hands that M a P (Go's
  *      startlockedm).  Goroutines created with NG_GO_MIGRATABLE promise
  *      they hold none and simply go to the global queue.
+ * Under TSan the handler usually runs late: TSan's own handler queues the
+ * signal and calls ours when the thread next leaves one of its interceptors
+ * (malloc, memcpy, pthread_mutex_lock...), with a copy of the context from
+ * when the signal arrived.  That PC is stale: the goroutine may since have
+ * entered numago and taken a lock (a preemption there deadlocked the M on
+ * S.lock), so rule 3 then judges the code that called the interceptor,
+ * found by unwinding past TSan's frames (tsan_caller).
  * Limits: under TSan, signals reach handlers only at TSan's interceptors
  * (its deferred delivery), so a loop that never calls libc cannot be
  * stopped there; a fully static binary (no libc.so mapped) gets no signals,
@@ -57,6 +64,10 @@
 #include <ucontext.h>
 
 #include "internal.h"
+
+#if NG_TSAN
+#include <execinfo.h>
+#endif
 
 #define S ng_sched_g
 
@@ -83,6 +94,7 @@ static code_range safe_code[MAX_RANGES];
 static int nsafe_code;
 static uintptr_t rt_lo, rt_hi;
 static bool saw_libc;
+static code_range tsan_code; /* libtsan's code, under TSan */
 static struct sigaction old_sa;
 static bool installed;
 
@@ -104,6 +116,18 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *first)
 	*(bool *)first = false;
 	if (strstr(name, "/libc.so") != NULL || strncmp(name, "libc.so", 7) == 0)
 		saw_libc = true;
+	if (NG_TSAN && strstr(name, "libtsan") != NULL) {
+		for (int i = 0; i < info->dlpi_phnum; i++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+			if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+				continue;
+			uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+			if (tsan_code.lo == 0 || lo < tsan_code.lo)
+				tsan_code.lo = lo;
+			if (lo + ph->p_memsz > tsan_code.hi)
+				tsan_code.hi = lo + ph->p_memsz;
+		}
+	}
 	if (!main_program && (*name == '\0' || system_object(name)))
 		return 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -140,6 +164,53 @@ static uintptr_t uc_pc(const ucontext_t *uc)
 #endif
 }
 
+#if NG_TSAN
+/* The kernel puts the signal frame on the stack the thread was running on,
+ * just above the handler's frames; TSan's late delivery passes a copy kept
+ * in its own memory. */
+static bool delivered_late(const void *uc)
+{
+	char here;
+	uintptr_t above = (uintptr_t)uc - (uintptr_t)&here;
+	return above > (256u << 10);
+}
+
+/* The PC that called the interceptor TSan is delivering the signal from:
+ * past TSan's backtrace interceptor, this handler's frames (numago) and
+ * TSan's (its delivery and the interceptor).  0 if the unwind does not get
+ * there. */
+static uintptr_t tsan_caller(void)
+{
+	void *pcs[32];
+	int n = backtrace(pcs, 32);
+	int i = 0;
+#define IN(r, k) ((uintptr_t)pcs[k] >= (r).lo && (uintptr_t)pcs[k] < (r).hi)
+	code_range rt = {rt_lo, rt_hi};
+	while (i < n && IN(tsan_code, i))
+		i++;
+	while (i < n && IN(rt, i))
+		i++;
+	int first_tsan = i;
+	while (i < n && IN(tsan_code, i))
+		i++;
+#undef IN
+	if (i == first_tsan || i >= n)
+		return 0;
+	return (uintptr_t)pcs[i] - 1; /* a return address: the call is before it */
+}
+#endif
+
+/* Where the goroutine really is: the PC the signal interrupted, or under
+ * TSan's late delivery the caller of the interceptor delivering it. */
+static uintptr_t stopped_pc(const ucontext_t *uc)
+{
+#if NG_TSAN
+	if (delivered_late(uc))
+		return tsan_caller();
+#endif
+	return uc_pc(uc);
+}
+
 static void forward(int sig, siginfo_t *si, void *uc)
 {
 	if (old_sa.sa_flags & SA_SIGINFO) {
@@ -171,13 +242,20 @@ void ng_preempt_clear(ng_p *p, uint32_t want)
 		atomic_fetch_sub_explicit(&ng_preempt_any, 1, memory_order_relaxed);
 }
 
+/* errno is per thread and its address (__errno_location() is const) may be
+ * kept across the switch: after resuming on another M, look it up again. */
+static __attribute__((noinline)) void set_errno(int e)
+{
+	errno = e;
+}
+
 static void preempt_handler(int sig, siginfo_t *si, void *ucv)
 {
 	int saved_errno = errno;
 	ng_m *m = ng_tls_m;
 	if (m == NULL || !atomic_exchange_explicit(&m->preempt_req, 0, memory_order_relaxed)) {
 		forward(sig, si, ucv);
-		errno = saved_errno;
+		set_errno(saved_errno);
 		return;
 	}
 	ucontext_t *uc = ucv;
@@ -187,7 +265,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucv)
 	if (g == NULL || p == NULL || m->blocked || m->after != NG_AFTER_NONE ||
 	    (!stopping && !slice_asked(p)))
 		goto out;
-	if (!pc_async_safe(uc_pc(uc))) {
+	if (!pc_async_safe(stopped_pc(uc))) {
 		atomic_fetch_add_explicit(&S.stat_preempt_deferred, 1, memory_order_relaxed);
 		goto out;
 	}
@@ -205,7 +283,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucv)
 			uc->uc_stack = ss;
 	}
 out:
-	errno = saved_errno;
+	set_errno(saved_errno);
 }
 
 /* A switch is under way on p: honour a request for its slice. */
@@ -269,8 +347,18 @@ void ng_preempt_init(void)
 	rt_hi = (uintptr_t)__stop_ng_text;
 	nsafe_code = 0;
 	saw_libc = false;
+	tsan_code = (code_range){0, 0};
 	bool first = true;
 	dl_iterate_phdr(add_object, &first);
+#if NG_TSAN
+	/* backtrace loads libgcc's unwinder on first use: not in a handler */
+	void *warm[2];
+	backtrace(warm, 2);
+	if (tsan_code.hi <= tsan_code.lo) {
+		S.async_preempt = false; /* late deliveries could not be judged */
+		return;
+	}
+#endif
 	if (rt_lo == 0 || rt_hi <= rt_lo || !saw_libc) {
 		/* no way to tell numago's or libc's code from the program's */
 		S.async_preempt = false;

@@ -26,6 +26,13 @@
  *   nosignal     time_slice < 0: requests are made, no signal is sent.
  *   shutdown     main returns while a goroutine computes forever: ng_run
  *                returns (the signal moves the M off it).
+ *   storm        a 50 us slice on 2 Ps while thousands of goroutines mix
+ *                compute, malloc, yields, spawns, wait groups and channel
+ *                hand-offs: every result arrives right, nothing hangs.
+ *                Signals land inside numago's locks and libc all the time
+ *                here; one honoured there would deadlock or corrupt a
+ *                queue (under TSan it did: its late delivery hands the
+ *                handler a stale PC, see core/preempt.c).
  *
  * TSan delivers asynchronous signals only inside its interceptors, so under
  * TSan the pure compute loops call malloc now and then (SPIN_POINT), and the
@@ -548,6 +555,101 @@ static int main_shutdown(void *arg)
 	return 7;
 }
 
+/* ---------------------------------------------------------------- storm --- */
+
+#define STORM_N    NG_TEST_SCALE(20000, 4000)
+#define STORM_WAVE 500 /* divides STORM_N */
+
+static uint64_t mix64(uint64_t x) /* splitmix64 */
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+static ng_chan *storm_results;
+static ng_waitgroup storm_wg = NG_WAITGROUP_INIT;
+
+/* A few microseconds of work per level in registers and a stack buffer
+ * that must keep its contents, and yields at random levels.  No libc: under
+ * TSan a pending signal is then delivered in the interceptors numago itself
+ * calls (its locks, memcpy). */
+static uint64_t storm_rec(uint64_t seed, int level, bool yields)
+{
+	volatile uint64_t buf[16];
+	uint64_t x = mix64(seed + (uint64_t)level);
+	for (int i = 0; i < 16; i++)
+		buf[i] = x = mix64(x);
+	for (int k = 0; k < 2000; k++)
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+	if (yields && (x & 7) == 0)
+		ng_yield();
+	uint64_t sub = level < (int)(seed % 64) ? storm_rec(seed, level + 1, yields) : 1;
+	uint64_t acc = sub ^ x;
+	for (int i = 0; i < 16; i++)
+		acc = acc * 131 + buf[i];
+	return acc;
+}
+
+static void storm_worker(void *arg)
+{
+	uint64_t i = (uint64_t)(uintptr_t)arg;
+	uint64_t r[2] = {i, storm_rec(mix64(i), 0, true)};
+	CHECK_EQ(ng_chan_send(storm_results, r), 0);
+	ng_waitgroup_done(&storm_wg);
+}
+
+static void storm_collect(void *arg)
+{
+	uint64_t *got = arg;
+	uint64_t r[2];
+	while (ng_chan_recv(storm_results, r) == 0) {
+		CHECK(r[0] < STORM_N);
+		got[r[0]] = r[1];
+	}
+}
+
+static int main_storm(void *arg)
+{
+	(void)arg;
+	uint64_t *got = calloc(STORM_N, sizeof *got);
+	CHECK(got != NULL);
+	storm_results = ng_chan_make(2 * sizeof(uint64_t), 64);
+	CHECK(storm_results != NULL);
+	CHECK_EQ(ng_go(storm_collect, got), 0);
+	ng_stats before = stats_now();
+	for (uint64_t k = 0; k < STORM_N; k += STORM_WAVE) {
+		CHECK_EQ(ng_waitgroup_add(&storm_wg, STORM_WAVE), 0);
+		for (uint64_t w = k; w < k + STORM_WAVE; w++)
+			CHECK_EQ(ng_go(storm_worker, (void *)(uintptr_t)w), 0);
+		CHECK_EQ(ng_waitgroup_wait(&storm_wg), 0);
+	}
+	ng_stats after = stats_now();
+	ng_chan_close(storm_results);
+	for (int tries = 0; tries < 5000; tries++) { /* the collector drains */
+		bool all = true;
+		for (uint64_t i = 0; i < STORM_N && all; i++)
+			all = got[i] != 0;
+		if (all)
+			break;
+		ng_sleep(1 * MS);
+	}
+	for (uint64_t i = 0; i < STORM_N; i++)
+		CHECK_EQ(got[i], storm_rec(mix64(i), 0, false));
+	uint64_t async = after.preempt_async - before.preempt_async;
+	printf("storm: %d goroutines right with a 50 us slice; %llu requests, %llu async, "
+	       "%llu cooperative, %llu deferred\n",
+	       STORM_N, (unsigned long long)(after.preempt_requests - before.preempt_requests),
+	       (unsigned long long)async,
+	       (unsigned long long)(after.preempt_coop - before.preempt_coop),
+	       (unsigned long long)(after.preempt_deferred - before.preempt_deferred));
+	CHECK(async + (after.preempt_coop - before.preempt_coop) > 0);
+	ng_chan_release(storm_results);
+	free(got);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
@@ -577,6 +679,8 @@ int main(int argc, char **argv)
 		CHECK_EQ(run_with(1, 200000, main_migratable), 0);
 	if (PART("nosignal"))
 		CHECK_EQ(run_with(2, -1, main_nosignal), 0);
+	if (PART("storm"))
+		CHECK_EQ(run_with(2, 50000, main_storm), 0);
 	if (PART("shutdown")) {
 		CHECK_EQ(run_with(1, 0, main_shutdown), 7);
 		CHECK_EQ(run_with(2, 0, main_shutdown), 7);
