@@ -25,7 +25,7 @@
  *   3. The interrupted PC must lie in the program's own code: the main
  *      executable or a shared object outside the system library
  *      directories, as mapped when the runtime booted, and never in
- *      numago itself (its code is one section, ng_text, made by the
+ *      numago itself (its code is one block, ng_text_start..ng_text_end, made by the
  *      partial link in CMakeLists.txt).  Inside libc, the loader, the
  *      vDSO, a sanitizer runtime or any system library the goroutine may
  *      hold a lock that another goroutine on the same thread would need,
@@ -79,11 +79,11 @@
  * soon as the request is honoured. */
 _Atomic int ng_preempt_any;
 
-/* Bounds of numago's code (static or shared): the linker defines them for
- * the ng_text section.  Weak: a build without the partial link has none,
+/* Bounds of numago's code (static or shared), set by the partial link's
+ * script (cmake/ng_text.ld).  Weak: a build without the partial link has none,
  * and then gets no signals. */
-extern char __start_ng_text[] __attribute__((weak, visibility("hidden")));
-extern char __stop_ng_text[] __attribute__((weak, visibility("hidden")));
+extern char ng_text_start[] __attribute__((weak, visibility("hidden")));
+extern char ng_text_end[] __attribute__((weak, visibility("hidden")));
 
 typedef struct code_range {
 	uintptr_t lo, hi;
@@ -343,8 +343,8 @@ void ng_preempt_init(void)
 		S.async_preempt = false;
 	if (!S.async_preempt)
 		return;
-	rt_lo = (uintptr_t)__start_ng_text;
-	rt_hi = (uintptr_t)__stop_ng_text;
+	rt_lo = (uintptr_t)ng_text_start;
+	rt_hi = (uintptr_t)ng_text_end;
 	nsafe_code = 0;
 	saw_libc = false;
 	tsan_code = (code_range){0, 0};
