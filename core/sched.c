@@ -1204,7 +1204,9 @@ void ng_ready(ng_g *g)
 	ng_ready_inline(g);
 }
 
-/* Everything but the owed-wake hand-off of ng_ready_inline. */
+/* Everything but ng_ready_inline's hand-off into an empty runnext: a full
+ * runnext (its G moves to the tail), a pinned G, no P (a foreign thread or
+ * g0), or a G that is not waiting (a fatal bug). */
 void ng_ready_slow(ng_g *g)
 {
 	uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
@@ -1218,10 +1220,7 @@ void ng_ready_slow(ng_g *g)
 	}
 	ng_m *m = ng_getm();
 	if (m != NULL && m->p != NULL) {
-		ng_p *p = m->p;
-		if (RQ_LOAD(&p->runnext, relaxed) == NULL)
-			OWN_ADD(p->handoffs, 1); /* a hand-off that could not owe its wake */
-		ng_runq_put(p, g, true);
+		ng_runq_put(m->p, g, true);
 	} else {
 		pthread_mutex_lock(&S.lock);
 		globrunq_put_locked(g);

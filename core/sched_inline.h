@@ -55,34 +55,37 @@ static inline void ng_g_mark_dead(ng_g *g)
 #endif
 }
 
+/* Start a spinning M if a P is idle and nobody spins (Go's wakep). */
+static inline void ng_wakep(void)
+{
+	if (atomic_load_explicit(&ng_sched_g.npidle, memory_order_seq_cst) != 0)
+		ng_wakep_slow();
+}
+
 /* Make g runnable.  The common case, inline: a hand-off from a goroutine
- * into its P's empty runnext with nothing else queued.  The readier nearly
- * always blocks next and runs g itself, so while sysmon lets it (it ticks
- * fast enough to pay the wake if the readier keeps running instead,
- * sysmon.c) the wake is owed, not paid.  Everything else: ng_ready_slow. */
+ * into its P's empty runnext.  The readier nearly always blocks next and
+ * runs g itself, so while sysmon lets it (it ticks fast enough to pay the
+ * wake if the readier keeps running instead, sysmon.c) and nothing else is
+ * queued the wake is owed, not paid; otherwise wakep, which with no P idle
+ * (a busy or 1-P runtime) is one load.  Everything else: ng_ready_slow. */
 static inline void ng_ready_inline(ng_g *g)
 {
 	ng_m *m = ng_getm();
 	ng_p *p;
 	if (NG_LIKELY(m != NULL && (p = m->p) != NULL) && NG_LIKELY(!g->pinned) &&
 	    NG_LIKELY(atomic_load_explicit(&g->status, memory_order_relaxed) == NG_G_WAITING) &&
-	    RQ_LOAD(&p->runnext, relaxed) == NULL &&
-	    atomic_load_explicit(&ng_sched_g.sysmon_defer, memory_order_relaxed) &&
-	    runq_size(p) == 0) {
+	    RQ_LOAD(&p->runnext, relaxed) == NULL) {
 		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
 		RQ_STORE(&p->runnext, g, release);
 		OWN_ADD(p->handoffs, 1);
-		RQ_STORE(&p->wake_owed, 1, relaxed);
+		if (atomic_load_explicit(&ng_sched_g.sysmon_defer, memory_order_relaxed) &&
+		    runq_size(p) == 0)
+			RQ_STORE(&p->wake_owed, 1, relaxed);
+		else
+			ng_wakep();
 		return;
 	}
 	ng_ready_slow(g);
-}
-
-/* Start a spinning M if a P is idle and nobody spins (Go's wakep). */
-static inline void ng_wakep(void)
-{
-	if (atomic_load_explicit(&ng_sched_g.npidle, memory_order_seq_cst) != 0)
-		ng_wakep_slow();
 }
 
 int64_t ng_timers_run(ng_p *p, int64_t now);
