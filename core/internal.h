@@ -577,8 +577,13 @@ typedef struct ng_debug {
 	char cgroot[256];       /* cgroup files are read under this root (tests) */
 	int max_blocked;        /* bound on Ms in blocking calls, 0: default */
 	int asyncpreemptoff;    /* no preemption signals (Go's GODEBUG name) */
+	int schedtrace_ms;      /* sysmon prints a schedtrace line this often */
 } ng_debug;
 extern ng_debug ng_debug_g;
+
+/* ---- schedtrace (perf/schedtrace.c), driven by sysmon ---- */
+void ng_schedtrace_start(int64_t now);
+void ng_schedtrace(int64_t now);
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void ng_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

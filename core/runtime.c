@@ -96,6 +96,9 @@ static void parse_debug(void)
 			ng_debug_g.no_sysmon = strcmp(val, "0") == 0;
 		} else if (strcmp(tok, "asyncpreemptoff") == 0) {
 			ng_debug_g.asyncpreemptoff = strcmp(val, "0") != 0;
+		} else if (strcmp(tok, "schedtrace") == 0) {
+			/* Go's GODEBUG=schedtrace=X: a line every X ms (sysmon) */
+			ng_debug_g.schedtrace_ms = (int)strtol(val, NULL, 10);
 		} else if (strcmp(tok, "spin") == 0) {
 			spin_override = strtoll(val, NULL, 10);
 		} else {

@@ -183,12 +183,26 @@ static void *sysmon_main(void *arg)
 	prctl(PR_SET_TIMERSLACK, SYSMON_TIMER_SLACK, 0, 0, 0);
 	int64_t delay = SYSMON_TICK_NS;
 	int idle = 0;
+	/* NUMAGO_DEBUG=schedtrace=MS (perf/schedtrace.c): a line every MS,
+	 * idle or not, so sysmon then never sleeps longer than that. */
+	int64_t trace_every = (int64_t)ng_debug_g.schedtrace_ms * 1000000;
+	int64_t next_trace = INT64_MAX;
+	if (trace_every > 0) {
+		ng_schedtrace_start(ng_nanotime());
+		next_trace = ng_nanotime() + trace_every;
+	}
 	while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
 		if (ng_note_sleep_until(&S.sysmon_note, ng_nanotime() + delay))
 			ng_note_clear(&S.sysmon_note);
 		if (atomic_load_explicit(&S.stopping, memory_order_acquire))
 			break;
 		int64_t now = ng_nanotime();
+		if (now >= next_trace) {
+			ng_schedtrace(now);
+			next_trace += trace_every;
+			if (next_trace <= now) /* sysmon was held up: no burst */
+				next_trace = now + trace_every;
+		}
 		bool took = retake_blocked(seen, now);
 		ng_netpoll_sysmon(now); /* all Ps busy: nobody else polls */
 		int64_t expiry;
@@ -217,10 +231,14 @@ static void *sysmon_main(void *arg)
 			delay = S.time_slice / 4;
 		if (expiry != INT64_MAX && expiry - now < delay)
 			delay = expiry - now > SYSMON_TICK_NS ? expiry - now : SYSMON_TICK_NS;
+		if (next_trace - now < delay)
+			delay =
+			    next_trace - now > SYSMON_TICK_NS ? next_trace - now : SYSMON_TICK_NS;
 		/* Asleep while every P is idle; woken at the slow tick, which
 		 * goes fast again only once hand-offs are seen: a process that
 		 * wakes for a timer now and then stays nearly free. */
-		if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs)
+		if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs &&
+		    trace_every <= 0)
 			wait_while_idle();
 	}
 	free(seen);
