@@ -9,9 +9,10 @@
  * (one line).  threads counts Ms (sysmon not included), idlethreads the Ms
  * parked with no P, runqueue the global queue, [...] each P's local queue
  * with its runnext; numago adds per NUMA node its Ps, idle Ps and queued
- * goroutines.  The values are read without locks, as Go does: a snapshot
- * taken while the scheduler runs, each field exact on its own. */
+ * goroutines.  A snapshot taken while the scheduler runs, each field exact
+ * on its own; only the M counts need the scheduler lock, as in Go. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,13 +64,17 @@ void ng_schedtrace(int64_t now)
 	char *buf = malloc(n);
 	if (buf == NULL)
 		return;
+	/* the M counts are kept under the scheduler lock */
+	pthread_mutex_lock(&S.lock);
+	int threads = S.mcount, idlethreads = S.nmidle;
+	pthread_mutex_unlock(&S.lock);
 	size_t len = 0;
 	add(buf, n, &len,
 	    "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
 	    "idlethreads=%d runqueue=%d [",
 	    (long long)((now - trace_start) / 1000000), S.nprocs,
-	    (int)atomic_load_explicit(&S.npidle, memory_order_relaxed), (int)S.mcount,
-	    (int)atomic_load_explicit(&S.nmspinning, memory_order_relaxed), (int)S.nmidle,
+	    (int)atomic_load_explicit(&S.npidle, memory_order_relaxed), threads,
+	    (int)atomic_load_explicit(&S.nmspinning, memory_order_relaxed), idlethreads,
 	    (int)atomic_load_explicit(&S.runqsize, memory_order_relaxed));
 	for (int i = 0; i < S.nprocs; i++)
 		add(buf, n, &len, i ? " %u" : "%u", p_queued(S.allp[i]));

@@ -1,7 +1,8 @@
 /* NUMAGO_DEBUG=schedtrace=MS (perf/schedtrace.c): sysmon prints Go's
  * schedtrace line every MS milliseconds, plus numago's per-node column.
  *
- * stderr goes to a file while the runtime runs 2 Ps with 20 ms traces:
+ * A child process runs the runtime, 2 Ps with 20 ms traces, its stderr a
+ * pipe we read:
  * first six goroutines computing 60 ms each (queues non-empty, Ps busy),
  * then main alone, asleep (every P idle).  Every line must parse in Go
  * 1.19's format with one queue length per P and node columns whose Ps add
@@ -13,11 +14,13 @@
 #define _GNU_SOURCE
 #include "ng_test.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MS 1000000LL
@@ -52,34 +55,58 @@ static int main_g(void *arg)
 	return 0;
 }
 
-/* Run the program with stderr in a file; return the file's text. */
+/* Run the program in a child whose stderr is a pipe; return what it wrote
+ * there.  Anything but schedtrace lines (a sanitizer's report, a runtime
+ * message) is passed on to our stderr, and the child must exit 0. */
 static char *run_captured(const char *debug)
 {
-	char path[] = "/tmp/ng_schedtrace_XXXXXX";
-	int fd = mkstemp(path);
-	CHECK(fd >= 0);
-	unlink(path);
+	int fds[2];
+	CHECK_EQ(pipe(fds), 0);
+	fflush(stdout);
 	fflush(stderr);
-	int saved = dup(STDERR_FILENO);
-	CHECK(saved >= 0);
-	CHECK(dup2(fd, STDERR_FILENO) == STDERR_FILENO);
-	if (debug != NULL)
-		CHECK_EQ(setenv("NUMAGO_DEBUG", debug, 1), 0);
-	else
-		CHECK_EQ(unsetenv("NUMAGO_DEBUG"), 0);
-	ng_config cfg = {0};
-	cfg.procs = 2;
-	int rc = ng_run(&cfg, main_g, NULL);
-	fflush(stderr);
-	CHECK(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
-	close(saved);
-	CHECK_EQ(rc, 0);
-	off_t size = lseek(fd, 0, SEEK_END);
-	CHECK(size >= 0);
-	char *text = calloc((size_t)size + 1, 1);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[1]);
+		if (debug != NULL)
+			setenv("NUMAGO_DEBUG", debug, 1);
+		else
+			unsetenv("NUMAGO_DEBUG");
+		ng_config cfg = {0};
+		cfg.procs = 2;
+		_exit(ng_run(&cfg, main_g, NULL) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	size_t cap = 1 << 16, len = 0;
+	char *text = malloc(cap);
 	CHECK(text != NULL);
-	CHECK_EQ(pread(fd, text, (size_t)size, 0), (ssize_t)size);
-	close(fd);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap *= 2;
+			text = realloc(text, cap);
+			CHECK(text != NULL);
+		}
+		ssize_t r = read(fds[0], text + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		CHECK(r >= 0);
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fds[0]);
+	text[len] = '\0';
+	int status;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	for (char *line = text; *line != '\0';) {
+		char *nl = strchrnul(line, '\n');
+		if (strncmp(line, "SCHED ", 6) != 0)
+			fprintf(stderr, "child: %.*s\n", (int)(nl - line), line);
+		line = *nl ? nl + 1 : nl;
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	return text;
 }
 
@@ -177,7 +204,7 @@ int main(void)
 
 #if NG_TEST_HWLOC
 	CHECK_EQ(setenv("NUMAGO_TOPOLOGY", "synthetic:numa:2 core:1 pu:1", 1), 0);
-	text = run_captured("schedtrace=20");
+	text = run_captured("schedtrace=20"); /* the child inherits it */
 	CHECK_EQ(unsetenv("NUMAGO_TOPOLOGY"), 0);
 	char *line = strstr(text, "SCHED ");
 	CHECK(line != NULL);
