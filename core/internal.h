@@ -363,6 +363,7 @@ typedef struct ng_m {
 	ng_g *lockedg;           /* G that must resume on this M; it waits for it */
 	ng_g *nextg;             /* picked to run, but locked to another M */
 	_Atomic int preempt_req; /* sysmon sent this M the preemption signal */
+	struct ng_mctr *ctr;     /* counters (perf/counters.c), NULL: none */
 } ng_m;
 
 /* ---- sched (global) ---- */
@@ -578,12 +579,50 @@ typedef struct ng_debug {
 	int max_blocked;        /* bound on Ms in blocking calls, 0: default */
 	int asyncpreemptoff;    /* no preemption signals (Go's GODEBUG name) */
 	int schedtrace_ms;      /* sysmon prints a schedtrace line this often */
+	int counters;           /* print the counter tier line at boot */
 } ng_debug;
 extern ng_debug ng_debug_g;
+
+/* ---- counter sources (perf/counters.c): NUMAGO_COUNTERS ---- */
+extern bool ng_counters_on; /* a tier that reads: set at boot, before any M runs */
+int ng_counters_init(void); /* boot: probe the tiers; -ENODEV, -EINVAL: do not start */
+void ng_counters_fini(void); /* shutdown, once every M has exited */
+void ng_counters_m_start(ng_m *m); /* on the M's thread, before it schedules */
+void ng_counters_m_exit(ng_m *m);  /* on the M's thread, as it leaves */
+void ng_counters_poll_slow(ng_m *m);
+/* A scheduling event (an M looking for work): read the M's counters if the
+ * last read is NG_COUNTERS_PERIOD_NS old.  Never on the switch path. */
+static inline void ng_counters_poll(ng_m *m)
+{
+	if (NG_UNLIKELY(ng_counters_on))
+		ng_counters_poll_slow(m);
+}
 
 /* ---- schedtrace (perf/schedtrace.c), driven by sysmon ---- */
 void ng_schedtrace_start(int64_t now);
 void ng_schedtrace(int64_t now);
+
+/* ---- event trace (perf/trace.c): NUMAGO_TRACE=FILE ---- */
+enum ng_trace_type {
+	NG_TRACE_RUN = 1, /* a goroutine starts running on the P */
+	NG_TRACE_BLOCK,   /* it parks: arg8 = its wait reason */
+	NG_TRACE_IDLE,    /* the P is given up: nothing to run */
+	NG_TRACE_STEAL,   /* arg16 = victim P, arg32 = goroutines, arg8 = class */
+};
+extern bool ng_trace_on; /* set at boot, before any M runs */
+void ng_trace_start(const char *path, int nprocs);
+void ng_trace_record(ng_p *p, int type, uint64_t goid, uint32_t arg32, uint16_t arg16,
+                     uint8_t arg8);
+void ng_trace_finish(void);
+static inline void ng_trace(ng_p *p, int type, uint64_t goid, uint32_t arg32, uint16_t arg16,
+                            uint8_t arg8)
+{
+	if (NG_UNLIKELY(ng_trace_on))
+		ng_trace_record(p, type, goid, arg32, arg16, arg8);
+}
+/* The switch and park paths pass only the M (its P and curg say the rest),
+ * so that tracing off costs them a branch and no registers. */
+void ng_trace_m(struct ng_m *m, int type);
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void ng_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -199,6 +199,7 @@ static int boot(const ng_config *cfg, bool embedded)
 	atomic_store(&S.foreign_active, 0);
 	S.time_slice = cfg->time_slice > 0 ? cfg->time_slice : NG_TIME_SLICE_DEFAULT_NS;
 	S.async_preempt = cfg->time_slice >= 0 && !ng_debug_g.asyncpreemptoff;
+	ng_trace_start(getenv("NUMAGO_TRACE"), procs);
 	ng_preempt_init();
 	ng_stack_install_segv_handler();
 	ng_dump_install_sigquit();
@@ -214,6 +215,7 @@ static void shutdown_runtime(void)
 	pthread_mutex_lock(&boot_lock);
 	atomic_store(&S.running, 0);
 	ng_sched_shutdown();
+	ng_trace_finish(); /* every M stopped: the per-P buffers are still */
 	ng_stack_fini();
 	ng_topo_unload();
 	ng_dump_uninstall_sigquit();

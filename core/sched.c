@@ -155,6 +155,8 @@ static inline void execute(ng_m *m, ng_g *g, bool inherit)
 	ng_p *p = m->p;
 	m->curg = g;
 	atomic_store_explicit(&g->status, NG_G_RUNNING, memory_order_relaxed);
+	if (NG_UNLIKELY(ng_trace_on))
+		ng_trace_m(m, NG_TRACE_RUN);
 	if (!inherit) {
 		p->schedtick++;
 		RQ_STORE(&p->slicetick, p->schedtick, relaxed); /* a new slice (preempt.c) */
@@ -715,6 +717,8 @@ static ng_g *steal_work(ng_m *m, ng_p *p)
 				uint32_t taken;
 				ng_g *g = runq_steal(p, v, steal_next, &taken);
 				if (g != NULL) {
+					ng_trace(p, NG_TRACE_STEAL, 0, taken,
+					         (uint16_t)p->victims[vi], (uint8_t)p->vclass[vi]);
 					OWN_ADD(p->stats.steals, 1);
 					OWN_ADD(p->stats.stolen, taken);
 					OWN_ADD(p->stats.steals_by_class[p->vclass[vi]], 1);
@@ -1008,6 +1012,7 @@ top:
 		pthread_mutex_unlock(&S.lock);
 		goto top;
 	}
+	ng_trace(p, NG_TRACE_IDLE, 0, 0, 0, 0);
 	releasep(m);
 	pidleput_locked(p);
 	pthread_mutex_unlock(&S.lock);
@@ -1185,6 +1190,8 @@ ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason)
 	if (NG_UNLIKELY((++p->nparks & 255) == 0))
 		p->coarse_now = ng_coarse_now();
 	g->waitsince = p->coarse_now;
+	if (NG_UNLIKELY(ng_trace_on))
+		ng_trace_m(m, NG_TRACE_BLOCK);
 	atomic_store_explicit(&g->status, NG_G_WAITING, memory_order_release);
 	m->after = NG_AFTER_PARK;
 	m->after_g = g;
