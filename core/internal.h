@@ -339,6 +339,7 @@ typedef struct ng_m {
 	ng_g *curg;        /* G running on this M, NULL on g0 */
 	ng_p *p;           /* P held, NULL when idle */
 	ng_p *nextp;       /* P handed over by startm; sched.lock */
+	int64_t wake_at;   /* when startm woke it (spin.c learns from it); sched.lock */
 	ng_p *oldp;        /* P held when it entered a blocking call */
 	uint64_t oldblock; /* oldp->block as this M set it */
 	bool spinning;     /* looking for work; counted in sched.nmspinning */
@@ -393,7 +394,7 @@ typedef struct ng_sched {
 	/* configuration */
 	int nprocs;
 	ng_p **allp;
-	int64_t spin_ns;                 /* how long an idle M spins before parking */
+	_Atomic int64_t spin_ns;         /* how long an idle M spins before parking (spin.c) */
 	_Atomic int32_t *group_spinning; /* spinning Ms per L3/node group */
 	int deadlock_mode;
 	/* lifecycle */
@@ -584,9 +585,9 @@ typedef struct ng_debug {
 extern ng_debug ng_debug_g;
 
 /* ---- counter sources (perf/counters.c): NUMAGO_COUNTERS ---- */
-extern bool ng_counters_on; /* a tier that reads: set at boot, before any M runs */
-int ng_counters_init(void); /* boot: probe the tiers; -ENODEV, -EINVAL: do not start */
-void ng_counters_fini(void); /* shutdown, once every M has exited */
+extern bool ng_counters_on;        /* a tier that reads: set at boot, before any M runs */
+int ng_counters_init(void);        /* boot: probe the tiers; -ENODEV, -EINVAL: do not start */
+void ng_counters_fini(void);       /* shutdown, once every M has exited */
 void ng_counters_m_start(ng_m *m); /* on the M's thread, before it schedules */
 void ng_counters_m_exit(ng_m *m);  /* on the M's thread, as it leaves */
 void ng_counters_poll_slow(ng_m *m);
@@ -601,6 +602,16 @@ static inline void ng_counters_poll(ng_m *m)
 /* ---- schedtrace (perf/schedtrace.c), driven by sysmon ---- */
 void ng_schedtrace_start(int64_t now);
 void ng_schedtrace(int64_t now);
+
+/* ---- idle spin budget (perf/spin.c), learned from wake latency ---- */
+#define NG_SPIN_INITIAL_NS    50000    /* until wakes are measured */
+#define NG_SPIN_MIN_NS        2000     /* a wake never costs less here */
+#define NG_SPIN_MAX_NS        500000   /* spin longer and idle Ms burn CPUs */
+#define NG_SPIN_SAMPLE_MAX_NS 10000000 /* a longer wake lost its CPU */
+void ng_spin_init(int procs, int usable_cpus, int64_t fixed);
+void ng_spin_wake_sample_locked(int64_t ns); /* under sched.lock */
+int64_t ng_spin_budget_for(int64_t avg_wake_ns);
+int64_t ng_spin_wake_avg(uint64_t *nsamples); /* 0: none yet */
 
 /* ---- event trace (perf/trace.c): NUMAGO_TRACE=FILE ---- */
 enum ng_trace_type {

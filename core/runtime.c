@@ -7,6 +7,7 @@
  * and benchmarks boot it many times in one process). */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "../perf/sde.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -24,7 +25,6 @@ static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define NG_TIME_SLICE_DEFAULT_NS 10000000 /* Go's forcePreemptNS */
 #define NG_TIME_SLICE_MIN_NS     20000    /* sysmon's fastest tick */
-#define NG_SPIN_DEFAULT_NS       50000    /* about a third of a futex wake round trip here */
 
 void ng_fatal(const char *fmt, ...)
 {
@@ -99,6 +99,9 @@ static void parse_debug(void)
 		} else if (strcmp(tok, "schedtrace") == 0) {
 			/* Go's GODEBUG=schedtrace=X: a line every X ms (sysmon) */
 			ng_debug_g.schedtrace_ms = (int)strtol(val, NULL, 10);
+		} else if (strcmp(tok, "counters") == 0) {
+			/* one line at boot: the counter tier and why not higher */
+			ng_debug_g.counters = strcmp(val, "0") != 0;
 		} else if (strcmp(tok, "spin") == 0) {
 			spin_override = strtoll(val, NULL, 10);
 		} else {
@@ -145,6 +148,11 @@ static int boot(const ng_config *cfg, bool embedded)
 		return -EBUSY;
 	}
 	parse_debug();
+	int rc = ng_counters_init(); /* NUMAGO_COUNTERS */
+	if (rc != 0) {
+		pthread_mutex_unlock(&boot_lock);
+		return rc;
+	}
 	int procs = cfg->procs;
 	const char *env = getenv("NUMAGO_PROCS");
 	if (env != NULL && *env != '\0') {
@@ -158,8 +166,9 @@ static int boot(const ng_config *cfg, bool embedded)
 	const char *topo = getenv("NUMAGO_TOPOLOGY");
 	if (topo == NULL || *topo == '\0')
 		topo = cfg->topology;
-	int rc = ng_topo_load(topo);
+	rc = ng_topo_load(topo);
 	if (rc != 0) {
+		ng_counters_fini();
 		pthread_mutex_unlock(&boot_lock);
 		return rc;
 	}
@@ -167,6 +176,7 @@ static int boot(const ng_config *cfg, bool embedded)
 		procs = ng_topo_default_procs();
 	if (procs < 1 || procs > 4096) {
 		ng_topo_unload();
+		ng_counters_fini();
 		pthread_mutex_unlock(&boot_lock);
 		return -EINVAL;
 	}
@@ -180,13 +190,12 @@ static int boot(const ng_config *cfg, bool embedded)
 	}
 	if (rc != 0) {
 		ng_topo_unload();
+		ng_counters_fini();
 		pthread_mutex_unlock(&boot_lock);
 		return rc;
 	}
 	/* Spinning only pays when each spinner has a core of its own. */
-	S.spin_ns = procs > usable_cpus() ? 0 : NG_SPIN_DEFAULT_NS;
-	if (spin_override >= 0)
-		S.spin_ns = spin_override;
+	ng_spin_init(procs, usable_cpus(), spin_override);
 	S.deadlock_mode = cfg->deadlock;
 	S.max_blocked = ng_debug_g.max_blocked > 0 ? ng_debug_g.max_blocked : 10000;
 	atomic_store(&S.nblocked, 0);
@@ -206,6 +215,7 @@ static int boot(const ng_config *cfg, bool embedded)
 	if (!ng_debug_g.no_sysmon)
 		ng_sysmon_start();
 	atomic_store(&S.running, 1);
+	ng_sde_start(); /* PAPI SDE: reads see this run's statistics */
 	pthread_mutex_unlock(&boot_lock);
 	return 0;
 }
@@ -213,9 +223,11 @@ static int boot(const ng_config *cfg, bool embedded)
 static void shutdown_runtime(void)
 {
 	pthread_mutex_lock(&boot_lock);
+	ng_sde_stop(); /* PAPI SDE: keep the last values; before the Ps go */
 	atomic_store(&S.running, 0);
 	ng_sched_shutdown();
-	ng_trace_finish(); /* every M stopped: the per-P buffers are still */
+	ng_counters_fini(); /* every M closed its counters as it exited */
+	ng_trace_finish();  /* every M stopped: the per-P buffers are still */
 	ng_stack_fini();
 	ng_topo_unload();
 	ng_dump_uninstall_sigquit();

@@ -18,9 +18,10 @@
  *    the idle P and no spinner and wakes someone.  No lost wakeups.
  *
  * Three changes from Go, all about cost on machines where syscalls are slow:
- *  - A spinning M spins for a time budget (sched.spin_ns, about one park/wake
- *    round trip; zero when Ps outnumber usable CPUs) rather than four quick
- *    passes, so a steady stream of small wakeups is served without futexes.
+ *  - A spinning M spins for a time budget (sched.spin_ns: what a wake of a
+ *    parked M is measured to cost, perf/spin.c; zero when Ps outnumber
+ *    usable CPUs) rather than four quick passes, so a steady stream of
+ *    small wakeups is served without futexes.
  *  - A G readied into an empty runnext (a hand-off) owes its wakep instead of
  *    paying it: the readier nearly always blocks next and runs it itself.
  *    sysmon pays the wake if the readier keeps running (sysmon.c).
@@ -466,6 +467,7 @@ static void startm_locked(ng_p *p, bool spinning)
 	}
 	m->spinning = spinning;
 	m->nextp = p;
+	m->wake_at = ng_nanotime();
 	atomic_fetch_add_explicit(&S.stat_wakes, 1, memory_order_relaxed);
 	ng_park_wakeup(m); /* it may be the M asleep in epoll_wait */
 }
@@ -892,6 +894,10 @@ static ng_p *stopm_sleep(ng_m *m)
 		ng_p *p = m->nextp;
 		if (p != NULL) {
 			m->nextp = NULL;
+			/* park -> run: what this wake cost (spin.c) */
+			if (m->wake_at != 0)
+				ng_spin_wake_sample_locked(ng_nanotime() - m->wake_at);
+			m->wake_at = 0;
 		} else if ((head != NULL || ng_timers_earliest() <= ng_nanotime()) &&
 		           (p = pidleget_locked()) != NULL) {
 			midle_remove_locked(m);
@@ -921,6 +927,7 @@ top:
 		goto stop;
 	p = m->p;
 	p->coarse_now = ng_coarse_now();
+	ng_counters_poll(m); /* a scheduling event: counters, rate-limited */
 	ng_timers_run(p, 0);
 	if (p->schedtick % 61 == 0 && atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
 		pthread_mutex_lock(&S.lock);
@@ -964,8 +971,8 @@ top:
 			m->spinning = true;
 			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
 		}
-		int64_t deadline =
-		    m->spin_group >= 0 && S.spin_ns > 0 ? ng_nanotime() + S.spin_ns : 0;
+		int64_t budget = atomic_load_explicit(&S.spin_ns, memory_order_relaxed);
+		int64_t deadline = m->spin_group >= 0 && budget > 0 ? ng_nanotime() + budget : 0;
 		int backoff = 32;
 		for (;;) {
 			if ((g = steal_work(m, p)) != NULL)
@@ -1482,6 +1489,7 @@ static void *m_main(void *arg)
 	 * started: others that find this M through a P use this copy */
 	m->self = pthread_self();
 	ng_stack_altstack_setup(&m->altstack);
+	ng_counters_m_start(m);
 #if NG_ASAN
 	{
 		pthread_attr_t a;
@@ -1514,6 +1522,7 @@ static void *m_main(void *arg)
 	}
 	m->exited = true;
 	pthread_mutex_unlock(&S.lock);
+	ng_counters_m_exit(m);
 	ng_stack_altstack_teardown(m->altstack);
 	m->altstack = NULL;
 	ng_tls_m = NULL;

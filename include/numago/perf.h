@@ -3,6 +3,7 @@
 #ifndef NUMAGO_PERF_H
 #define NUMAGO_PERF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -51,6 +52,95 @@ typedef struct ng_stats {
 	uint64_t preempt_deferred;
 } ng_stats;
 int ng_stats_read(ng_stats *out);
+
+/* ---- hardware and software counters (perf/counters.c) ----
+ *
+ * Counter sources come in tiers, probed once when the runtime starts:
+ *
+ *   NG_COUNTERS_PAPI    PAPI hardware counters (PAPI_TOT_CYC, PAPI_TOT_INS
+ *                       and a memory event where present), after a trial
+ *                       start/read; an application that initialised PAPI
+ *                       itself keeps it (numago neither initialises it again
+ *                       nor shuts it down)
+ *   NG_COUNTERS_PERF    raw perf_event hardware counters (cycles,
+ *                       instructions, cache misses), user space only
+ *   NG_COUNTERS_SW      software: perf_event task clock and context
+ *                       switches plus the thread's CPU time
+ *                       (CLOCK_THREAD_CPUTIME_ID); thread CPU time alone
+ *                       where perf_event_open is refused
+ *   NG_COUNTERS_NONE    runtime-internal statistics only: nothing is read
+ *   NG_COUNTERS_REPLAY  recorded or synthetic samples from a file (tests)
+ *
+ * NUMAGO_COUNTERS selects: auto (default: PAPI, then perf_event hardware,
+ * then software, the first that works), papi, perf or sw (that tier; one
+ * warning and auto if it fails), none, require (auto, but the runtime does
+ * not start, ng_run/ng_start return -ENODEV, unless a hardware tier works),
+ * replay:PATH.  NUMAGO_DEBUG=counters=1 prints the probe's one line.
+ *
+ * Each M opens its counters on its own thread and reads them at scheduling
+ * events (when it looks for work), at most once per NG_COUNTERS_PERIOD_NS;
+ * never on a goroutine switch.  Values are cumulative since the M started
+ * (thread_cpu_ns: since its thread started).
+ *
+ * Replay file: one sample per line, whitespace-separated unsigned numbers in
+ * the order of the fields below (cycles instructions mem_stall
+ * task_clock_ns ctx_switches thread_cpu_ns), and optionally valid (e.g.
+ * 0x3f; default: all six fields); blank lines and lines starting with '#'
+ * are skipped.  Every M reads the samples from the first, in order, one per
+ * read (scheduler reads and ng_counters_read alike); past the last, reads
+ * repeat the last sample. */
+enum ng_counter_tier {
+	NG_COUNTERS_NONE = 0,
+	NG_COUNTERS_SW = 1,
+	NG_COUNTERS_PERF = 2,
+	NG_COUNTERS_PAPI = 3,
+	NG_COUNTERS_REPLAY = 4,
+};
+
+/* ng_counter_sample.valid: the fields the active tier provides */
+#define NG_CTR_CYCLES       (1u << 0)
+#define NG_CTR_INSTRUCTIONS (1u << 1)
+#define NG_CTR_MEM_STALL    (1u << 2)
+#define NG_CTR_TASK_CLOCK   (1u << 3)
+#define NG_CTR_CTX_SWITCHES (1u << 4)
+#define NG_CTR_THREAD_CPU   (1u << 5)
+#define NG_CTR_ALL          0x3fu
+
+#define NG_COUNTERS_PERIOD_NS 100000 /* an M reads at most this often */
+
+typedef struct ng_counter_sample {
+	uint64_t cycles;        /* core cycles, user space */
+	uint64_t instructions;  /* instructions retired, user space */
+	uint64_t mem_stall;     /* memory-boundness: LLC misses (perf: cache
+	                           misses; PAPI: PAPI_L3_TCM, else PAPI_RES_STL) */
+	uint64_t task_clock_ns; /* perf_event task clock */
+	uint64_t ctx_switches;  /* context switches of the M's thread */
+	uint64_t thread_cpu_ns; /* CLOCK_THREAD_CPUTIME_ID */
+	uint32_t valid;         /* NG_CTR_* bits: which fields are meaningful */
+} ng_counter_sample;
+
+/* The active tier (enum ng_counter_tier) of the running runtime, or -ESRCH
+ * when none runs.  why (NULL or n == 0: not written) receives the probe's
+ * one-line explanation, e.g. "software tier (task clock, context switches,
+ * thread CPU time); PAPI: ...; perf_event hardware: ...". */
+int ng_counters_tier(char *why, size_t n);
+
+/* Read the calling M's counters now (from a goroutine).  Tier none: 0 with
+ * valid == 0.  -EINVAL for NULL, -ESRCH outside a goroutine. */
+int ng_counters_read(ng_counter_sample *out);
+
+/* How often Ms read their counters (the rate limit's bookkeeping). */
+typedef struct ng_counter_stats {
+	uint64_t reads;       /* reads at scheduling events, all Ms */
+	uint64_t events;      /* scheduling events that considered a read */
+	uint64_t user_reads;  /* ng_counters_read calls */
+	uint64_t ms;          /* Ms that opened counters */
+	uint64_t max_m_reads; /* most reads at scheduling events by one M */
+	uint64_t min_gap_ns;  /* shortest time between two such reads of one
+	                         M (UINT64_MAX: no M read twice) */
+} ng_counter_stats;
+/* -EINVAL for NULL, -ESRCH when the runtime is not running. */
+int ng_counters_stats(ng_counter_stats *out);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
