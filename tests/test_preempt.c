@@ -600,6 +600,8 @@ static void storm_worker(void *arg)
 	ng_waitgroup_done(&storm_wg);
 }
 
+static ng_waitgroup storm_collected = NG_WAITGROUP_INIT;
+
 static void storm_collect(void *arg)
 {
 	uint64_t *got = arg;
@@ -608,6 +610,7 @@ static void storm_collect(void *arg)
 		CHECK(r[0] < STORM_N);
 		got[r[0]] = r[1];
 	}
+	ng_waitgroup_done(&storm_collected); /* closed and drained */
 }
 
 static int main_storm(void *arg)
@@ -617,6 +620,7 @@ static int main_storm(void *arg)
 	CHECK(got != NULL);
 	storm_results = ng_chan_make(2 * sizeof(uint64_t), 64);
 	CHECK(storm_results != NULL);
+	CHECK_EQ(ng_waitgroup_add(&storm_collected, 1), 0);
 	CHECK_EQ(ng_go(storm_collect, got), 0);
 	ng_stats before = stats_now();
 	for (uint64_t k = 0; k < STORM_N; k += STORM_WAVE) {
@@ -626,15 +630,8 @@ static int main_storm(void *arg)
 		CHECK_EQ(ng_waitgroup_wait(&storm_wg), 0);
 	}
 	ng_stats after = stats_now();
-	ng_chan_close(storm_results);
-	for (int tries = 0; tries < 5000; tries++) { /* the collector drains */
-		bool all = true;
-		for (uint64_t i = 0; i < STORM_N && all; i++)
-			all = got[i] != 0;
-		if (all)
-			break;
-		ng_sleep(1 * MS);
-	}
+	CHECK_EQ(ng_chan_close(storm_results), 0);
+	CHECK_EQ(ng_waitgroup_wait(&storm_collected), 0);
 	for (uint64_t i = 0; i < STORM_N; i++)
 		CHECK_EQ(got[i], storm_rec(mix64(i), 0, false));
 	uint64_t async = after.preempt_async - before.preempt_async;
