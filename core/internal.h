@@ -602,6 +602,7 @@ static inline void ng_counters_poll(ng_m *m)
 /* ---- schedtrace (perf/schedtrace.c), driven by sysmon ---- */
 void ng_schedtrace_start(int64_t now);
 void ng_schedtrace(int64_t now);
+void ng_counters_trace_column(char *buf, size_t n, int64_t now); /* perf/counters.c */
 
 /* ---- idle spin budget (perf/spin.c), learned from wake latency ---- */
 #define NG_SPIN_INITIAL_NS    50000    /* until wakes are measured */

@@ -50,6 +50,9 @@ static size_t nreplay;
 static pthread_mutex_t ctr_lock = PTHREAD_MUTEX_INITIALIZER;
 static ng_mctr *ctr_all; /* every M's state since boot; ctr_lock */
 static _Atomic uint64_t stat_user_reads, stat_ms;
+/* schedtrace's previous column (sysmon's thread; reset at boot) */
+static uint64_t trace_prev[5];
+static int64_t trace_prev_now;
 
 /* ------------------------------------------------------------ helpers --- */
 
@@ -431,6 +434,8 @@ static int probe_auto(char *papi_why, char *perf_why, size_t n)
 
 int ng_counters_init(void)
 {
+	memset(trace_prev, 0, sizeof trace_prev);
+	trace_prev_now = 0;
 	const char *env = getenv("NUMAGO_COUNTERS");
 	int sel = SEL_AUTO;
 	const char *path = NULL;
@@ -626,6 +631,53 @@ static void take(ng_mctr *c, int64_t now)
 	}
 	c->last = s;
 	c->last_ns = now;
+	atomic_store_explicit(&c->pub_cycles, s.cycles, memory_order_relaxed);
+	atomic_store_explicit(&c->pub_instructions, s.instructions, memory_order_relaxed);
+	atomic_store_explicit(&c->pub_task_clock_ns, s.task_clock_ns, memory_order_relaxed);
+	atomic_store_explicit(&c->pub_ctx_switches, s.ctx_switches, memory_order_relaxed);
+	atomic_store_explicit(&c->pub_thread_cpu_ns, s.thread_cpu_ns, memory_order_relaxed);
+}
+
+/* schedtrace's counter column (sysmon's thread only): the tier, and what
+ * the Ms' latest readings added up to since the previous line, per second:
+ * CPU time of the Ms (ms/s), their context switches, and with hardware
+ * counters instructions per cycle.  Readings are the Ms' own (taken when
+ * they look for work), so a column lags by up to a reading period. */
+void ng_counters_trace_column(char *buf, size_t n, int64_t now)
+{
+	static const char *const names[] = {"none", "sw", "perf", "papi", "replay"};
+	if (tier < 0 || tier > NG_COUNTERS_REPLAY) {
+		snprintf(buf, n, " counters=[off]");
+		return;
+	}
+	uint64_t sum[5] = {0};
+	pthread_mutex_lock(&ctr_lock);
+	for (ng_mctr *c = ctr_all; c != NULL; c = c->next) {
+		sum[0] += atomic_load_explicit(&c->pub_cycles, memory_order_relaxed);
+		sum[1] += atomic_load_explicit(&c->pub_instructions, memory_order_relaxed);
+		sum[2] += atomic_load_explicit(&c->pub_task_clock_ns, memory_order_relaxed);
+		sum[3] += atomic_load_explicit(&c->pub_ctx_switches, memory_order_relaxed);
+		sum[4] += atomic_load_explicit(&c->pub_thread_cpu_ns, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&ctr_lock);
+	if (tier == NG_COUNTERS_NONE || trace_prev_now == 0 || now <= trace_prev_now) {
+		/* first line of this boot: nothing to compare with yet */
+		snprintf(buf, n, " counters=[%s]", names[tier]);
+	} else {
+		double secs = (double)(now - trace_prev_now) / 1e9;
+		uint64_t d[5];
+		for (int i = 0; i < 5; i++)
+			d[i] = sum[i] >= trace_prev[i] ? sum[i] - trace_prev[i] : 0;
+		int len = snprintf(buf, n, " counters=[%s: cpu=%.1fms/s ctxsw=%.0f/s", names[tier],
+		                   (double)d[4] / 1e6 / secs, (double)d[3] / secs);
+		if (len > 0 && (size_t)len < n && d[0] > 0)
+			len += snprintf(buf + len, n - (size_t)len, " ipc=%.2f",
+			                (double)d[1] / (double)d[0]);
+		if (len > 0 && (size_t)len < n)
+			snprintf(buf + len, n - (size_t)len, "]");
+	}
+	memcpy(trace_prev, sum, sizeof trace_prev);
+	trace_prev_now = now;
 }
 
 void ng_counters_m_start(ng_m *m)

@@ -26,6 +26,10 @@ typedef struct ng_mctr {
 	ng_counter_sample delta; /* valid: fields valid in both readings */
 	int64_t last_ns;         /* ng_nanotime() of the latest reading, 0: none */
 	int64_t delta_ns;        /* time between the two readings */
+	/* last's cumulative values for schedtrace's column (owner writes,
+	 * sysmon sums them) */
+	_Atomic uint64_t pub_cycles, pub_instructions, pub_task_clock_ns, pub_ctx_switches,
+	    pub_thread_cpu_ns;
 	/* bookkeeping for ng_counters_stats (owner writes, anyone reads) */
 	_Atomic uint64_t reads, events, min_gap_ns;
 	int64_t last_poll_ns; /* latest read at a scheduling event */

@@ -5,11 +5,14 @@
  *
  *   SCHED 1004ms: gomaxprocs=2 idleprocs=1 threads=4 spinningthreads=0
  *   idlethreads=1 runqueue=0 [0 3] nodes=[0: procs=2 idle=1 runq=3]
+ *   counters=[sw: cpu=812.4ms/s ctxsw=35/s]
  *
  * (one line).  threads counts Ms (sysmon not included), idlethreads the Ms
  * parked with no P, runqueue the global queue, [...] each P's local queue
  * with its runnext; numago adds per NUMA node its Ps, idle Ps and queued
- * goroutines.  A snapshot taken while the scheduler runs, each field exact
+ * goroutines, and the counter tier (perf/counters.c) with the Ms' CPU time,
+ * context switches and, with hardware counters, instructions per cycle
+ * since the previous line.  A snapshot taken while the scheduler runs, each field exact
  * on its own; only the M counts need the scheduler lock, as in Go. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -60,7 +63,7 @@ static bool p_idle(ng_p *p)
 void ng_schedtrace(int64_t now)
 {
 	/* 4096 Ps fit at about 6 bytes each, and nodes after them */
-	size_t n = 64 + (size_t)S.nprocs * 12 + (size_t)ng_topo_node_count() * 48;
+	size_t n = 256 + (size_t)S.nprocs * 12 + (size_t)ng_topo_node_count() * 48;
 	char *buf = malloc(n);
 	if (buf == NULL)
 		return;
@@ -93,7 +96,9 @@ void ng_schedtrace(int64_t now)
 		add(buf, n, &len, "%s%d: procs=%d idle=%d runq=%llu", node ? ", " : "", node, procs,
 		    idle, (unsigned long long)queued);
 	}
-	add(buf, n, &len, "]\n");
+	char ctr[160];
+	ng_counters_trace_column(ctr, sizeof ctr, now);
+	add(buf, n, &len, "]%s\n", ctr);
 	if (len == n) /* cut: still end the line */
 		buf[n - 1] = '\n';
 	/* one write: lines from several processes (MPI ranks) stay whole */

@@ -8,7 +8,9 @@
  * 1.19's format with one queue length per P and node columns whose Ps add
  * up to gomaxprocs; lines come about every 20 ms, busy and idle alike (an
  * idle sysmon must not sleep through them); some line shows queued work,
- * some shows both Ps idle.  Without the key: no line at all.  With hwloc,
+ * some shows both Ps idle; the counter column names one tier throughout and
+ * shows the computing Ms' CPU time (NUMAGO_COUNTERS=none: the tier only).
+ * Without the key: no line at all.  With hwloc,
  * on a fake machine of two NUMA nodes with one PU each, each node column
  * holds one P. */
 #define _GNU_SOURCE
@@ -115,6 +117,8 @@ typedef struct trace_line {
 	int procs, idle, threads, spinning, idlethreads, global;
 	long long local; /* sum over the Ps */
 	int nodes, max_node_procs;
+	char tier[16];
+	double cpu_ms; /* -1: no figures on this line */
 } trace_line;
 
 /* Parse one line; fails the test on anything malformed. */
@@ -164,16 +168,36 @@ static trace_line parse(const char *line)
 			break;
 		s += 2;
 	}
-	CHECK(strcmp(s, "]") == 0);
+	CHECK(strncmp(s, "] counters=[", 12) == 0);
 	CHECK_EQ(node_procs, t.procs);
+	s += 12;
+	/* the tier, then (from the second line on, with a tier that reads)
+	 * the Ms' CPU time and context switches since the previous line */
+	size_t k = strcspn(s, ":]");
+	CHECK(k > 0 && k < sizeof t.tier);
+	memcpy(t.tier, s, k);
+	t.tier[k] = '\0';
+	s += k;
+	t.cpu_ms = -1;
+	if (*s == ':') {
+		double ctxsw;
+		int w = 0;
+		CHECK_EQ(sscanf(s, ": cpu=%lfms/s ctxsw=%lf/s%n", &t.cpu_ms, &ctxsw, &w), 2);
+		CHECK(t.cpu_ms >= 0 && ctxsw >= 0);
+		s += w;
+		if (strncmp(s, " ipc=", 5) == 0)
+			s += 5 + strspn(s + 5, "0123456789.");
+	}
+	CHECK(strcmp(s, "]") == 0);
 	return t;
 }
 
 int main(void)
 {
 	char *text = run_captured("schedtrace=20");
-	int lines = 0, queued = 0, all_idle = 0;
+	int lines = 0, queued = 0, all_idle = 0, busy_cpu = 0;
 	long long first = -1, last = -1;
+	char tier[16] = "";
 	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "SCHED ", 6) != 0)
@@ -186,12 +210,18 @@ int main(void)
 		lines++;
 		queued += t.local + t.global > 0;
 		all_idle += t.idle == t.procs;
+		busy_cpu += t.cpu_ms > 0;
+		if (tier[0] == '\0')
+			memcpy(tier, t.tier, sizeof tier);
+		CHECK(strcmp(tier, t.tier) == 0); /* one tier per run */
 	}
 	free(text);
+	CHECK(strcmp(tier, "sw") == 0 || strcmp(tier, "perf") == 0 || strcmp(tier, "papi") == 0);
+	CHECK(busy_cpu >= 1); /* the computing Ms' CPU time shows */
 	/* ~180 ms busy (6 x 60 ms on 2 Ps) + 120 ms idle at 20 ms a line */
 	printf("schedtrace=20: %d lines over %lld ms, %d with queued goroutines, %d with every P "
-	       "idle\n",
-	       lines, last - first, queued, all_idle);
+	       "idle, counters=[%s] with CPU time on %d\n",
+	       lines, last - first, queued, all_idle, tier, busy_cpu);
 	CHECK(lines >= 6);
 	CHECK(last - first >= 100);
 	CHECK((last - first) / (lines - 1) <= 60); /* about 20 ms apart */
@@ -200,6 +230,22 @@ int main(void)
 
 	text = run_captured(NULL);
 	CHECK(strstr(text, "SCHED ") == NULL);
+	free(text);
+
+	/* no counters: the column says so and has no figures */
+	CHECK_EQ(setenv("NUMAGO_COUNTERS", "none", 1), 0);
+	text = run_captured("schedtrace=20");
+	CHECK_EQ(unsetenv("NUMAGO_COUNTERS"), 0);
+	int none_lines = 0;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "SCHED ", 6) != 0)
+			continue;
+		trace_line t = parse(line);
+		CHECK(strcmp(t.tier, "none") == 0 && t.cpu_ms < 0);
+		none_lines++;
+	}
+	CHECK(none_lines >= 6);
 	free(text);
 
 #if NG_TEST_HWLOC
