@@ -287,6 +287,7 @@ typedef struct ng_p {
 	/* owner-only (the M holding this P) */
 	_Alignas(NG_CACHELINE) int id;
 	int node;                 /* NUMA node of the P (topology) */
+	_Atomic int phase;        /* enum ng_phase of its M's latest counter reading */
 	uint32_t schedtick;       /* incremented by every schedule that did not inherit */
 	_Atomic(struct ng_m *) m; /* M holding it, NULL when idle (thieves peek) */
 	struct ng_p *link;        /* idle list; sched.lock */
@@ -613,6 +614,20 @@ void ng_spin_init(int procs, int usable_cpus, int64_t fixed);
 void ng_spin_wake_sample_locked(int64_t ns); /* under sched.lock */
 int64_t ng_spin_budget_for(int64_t avg_wake_ns);
 int64_t ng_spin_wake_avg(uint64_t *nsamples); /* 0: none yet */
+
+/* ---- counter phases and what the policies make of them (perf/spin.c,
+ * perf/slice.c) ---- */
+enum ng_phase { NG_PHASE_UNKNOWN = 0, NG_PHASE_COMPUTE, NG_PHASE_MIXED, NG_PHASE_MEMORY };
+#define NG_PHASE_MEMORY_IPC_MILLI  500   /* IPC below 0.5: memory-bound */
+#define NG_PHASE_COMPUTE_IPC_MILLI 1500  /* IPC from 1.5: compute-bound */
+#define NG_PHASE_STALL_MILLI       400   /* memory stalls from 40% of cycles */
+#define NG_TIME_SLICE_MIN_NS       20000 /* sysmon's fastest tick */
+struct ng_counter_sample;
+int ng_ctr_phase(const struct ng_counter_sample *delta);
+extern _Atomic int ng_phase_now;
+int64_t ng_spin_budget_modulated(int64_t budget, int phase);
+bool ng_spin_may_spin(int spinning, int busy, int phase);
+int64_t ng_slice_for(int64_t base, int phase, bool waiting);
 
 /* ---- event trace (perf/trace.c): NUMAGO_TRACE=FILE ---- */
 enum ng_trace_type {

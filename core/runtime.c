@@ -24,7 +24,6 @@ uint64_t ng_fpctl_default;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define NG_TIME_SLICE_DEFAULT_NS 10000000 /* Go's forcePreemptNS */
-#define NG_TIME_SLICE_MIN_NS     20000    /* sysmon's fastest tick */
 
 void ng_fatal(const char *fmt, ...)
 {

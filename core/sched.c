@@ -959,7 +959,9 @@ top:
 	 * goes. */
 	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
 	bool woken = m->spinning;
-	if (woken || 2 * atomic_load_explicit(&S.nmspinning, memory_order_relaxed) < busy) {
+	int phase = atomic_load_explicit(&ng_phase_now, memory_order_relaxed);
+	if (woken || ng_spin_may_spin(atomic_load_explicit(&S.nmspinning, memory_order_relaxed),
+	                              busy, phase)) {
 		int32_t zero = 0;
 		if (m->spin_group < 0 && atomic_compare_exchange_strong_explicit(
 		                             &S.group_spinning[p->group], &zero, 1,
@@ -971,7 +973,8 @@ top:
 			m->spinning = true;
 			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
 		}
-		int64_t budget = atomic_load_explicit(&S.spin_ns, memory_order_relaxed);
+		int64_t budget = ng_spin_budget_modulated(
+		    atomic_load_explicit(&S.spin_ns, memory_order_relaxed), phase);
 		int64_t deadline = m->spin_group >= 0 && budget > 0 ? ng_nanotime() + budget : 0;
 		int backoff = 32;
 		for (;;) {

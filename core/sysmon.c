@@ -150,11 +150,16 @@ static bool check_slices(p_seen *seen, int64_t now, int64_t *expiry)
 			continue;
 		}
 		busy = true;
-		if (now - ps->slicewhen >= S.time_slice) {
+		/* the base slice, adapted to the P's counter phase (slice.c) */
+		bool waiting =
+		    !runq_empty(p) || atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0;
+		int64_t slice = ng_slice_for(
+		    S.time_slice, atomic_load_explicit(&p->phase, memory_order_relaxed), waiting);
+		if (now - ps->slicewhen >= slice) {
 			ng_preempt_request(p, tick);
 		} else {
-			if (ps->slicewhen + S.time_slice < *expiry)
-				*expiry = ps->slicewhen + S.time_slice;
+			if (ps->slicewhen + slice < *expiry)
+				*expiry = ps->slicewhen + slice;
 		}
 	}
 	return busy;

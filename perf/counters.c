@@ -748,6 +748,12 @@ void ng_counters_poll_slow(ng_m *m)
 	c->last_poll_ns = now;
 	OWN_ADD(c->reads, 1);
 	take(c, now);
+	/* what the policies go by: spinning (everyone's latest) and this P's
+	 * time slice (sysmon reads it) */
+	int phase = c->delta_ns != 0 ? ng_ctr_phase(&c->delta) : NG_PHASE_UNKNOWN;
+	atomic_store_explicit(&ng_phase_now, phase, memory_order_relaxed);
+	if (m->p != NULL)
+		atomic_store_explicit(&m->p->phase, phase, memory_order_relaxed);
 }
 
 /* ----------------------------------------------------------------- API --- */

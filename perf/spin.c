@@ -17,6 +17,8 @@
  * NUMAGO_DEBUG=spin=NS fixes the budget (0: always park). */
 #include "../core/internal.h"
 
+#include <numago/perf.h>
+
 #define S ng_sched_g
 
 static int64_t wake_avg; /* ns; 0 until the first sample; sched.lock */
@@ -39,6 +41,7 @@ void ng_spin_init(int procs, int usable_cpus, int64_t fixed)
 	atomic_store(&samples, 0);
 	fixed_ns = fixed;
 	no_spin = procs > usable_cpus;
+	atomic_store_explicit(&ng_phase_now, NG_PHASE_UNKNOWN, memory_order_relaxed);
 	int64_t budget = fixed >= 0 ? fixed : NG_SPIN_INITIAL_NS;
 	atomic_store_explicit(&S.spin_ns, no_spin ? 0 : budget, memory_order_relaxed);
 }
@@ -62,4 +65,44 @@ int64_t ng_spin_wake_avg(uint64_t *nsamples)
 	int64_t a = wake_avg;
 	pthread_mutex_unlock(&S.lock);
 	return a;
+}
+
+/* ---------------------------------------------------- counter phases --- */
+
+/* What a counter reading says about the code that ran: compute-bound (high
+ * IPC), memory-bound (low IPC, or stalled on memory a large part of its
+ * cycles), in between, or unknown (no cycle and instruction counts: the
+ * software and none tiers).  Unknown must leave every policy exactly as
+ * without counters. */
+int ng_ctr_phase(const ng_counter_sample *delta)
+{
+	const uint32_t need = NG_CTR_CYCLES | NG_CTR_INSTRUCTIONS;
+	if (delta == NULL || (delta->valid & need) != need || delta->cycles == 0)
+		return NG_PHASE_UNKNOWN;
+	uint64_t ipc_milli = delta->instructions * 1000 / delta->cycles;
+	bool stalled = (delta->valid & NG_CTR_MEM_STALL) &&
+	               delta->mem_stall * 1000 / delta->cycles >= NG_PHASE_STALL_MILLI;
+	if (ipc_milli < NG_PHASE_MEMORY_IPC_MILLI || stalled)
+		return NG_PHASE_MEMORY;
+	if (ipc_milli >= NG_PHASE_COMPUTE_IPC_MILLI)
+		return NG_PHASE_COMPUTE;
+	return NG_PHASE_MIXED;
+}
+
+/* The phase the latest counter reading of any M showed (Ms publish it when
+ * they read, perf/counters.c); spinning follows it. */
+_Atomic int ng_phase_now = NG_PHASE_UNKNOWN;
+
+/* Memory-bound phases spin a quarter as long: a spinner's polling of the
+ * victims' queues costs the memory bandwidth the busy Ps are short of. */
+int64_t ng_spin_budget_modulated(int64_t budget, int phase)
+{
+	return phase == NG_PHASE_MEMORY ? budget / 4 : budget;
+}
+
+/* May one more M spin, with `spinning` spinning and `busy` Ps busy?  Go's
+ * rule is 2 * spinning < busy; memory-bound phases allow half as many. */
+bool ng_spin_may_spin(int spinning, int busy, int phase)
+{
+	return (phase == NG_PHASE_MEMORY ? 4 : 2) * spinning < busy;
 }
