@@ -224,6 +224,7 @@ typedef struct ng_g {
 	uint8_t waitreason;      /* valid while WAITING; written before parking */
 	uint8_t pinned;          /* stays on pin_p (attr.proc) */
 	uint16_t flags;          /* NG_GO_* */
+	struct ng_gprof *prof;   /* NG_GO_PROFILE: its counters (perf/counters.c), kept on reuse */
 	int pin_p;               /* -1 or the P it must run on */
 	uint64_t id;             /* goroutine id, unique for the process */
 	void (*fn)(void *);      /* entry, with arg */
@@ -650,6 +651,17 @@ static inline void ng_trace(ng_p *p, int type, uint64_t goid, uint32_t arg32, ui
 /* The switch and park paths pass only the M (its P and curg say the rest),
  * so that tracing off costs them a branch and no registers. */
 void ng_trace_m(struct ng_m *m, int type);
+
+/* ---- switch hooks: the event trace and per-goroutine counters ---- */
+/* Set while either is on (trace from boot; profiling from the first
+ * NG_GO_PROFILE spawn): a switch-in (NG_TRACE_RUN) and a park
+ * (NG_TRACE_BLOCK) then call ng_switch_hook; otherwise they cost one branch. */
+extern _Atomic bool ng_switch_hooks;
+#define NG_HOOK_G0 0 /* ng_switch_hook's type for "back on g0" (no trace event) */
+extern _Atomic bool ng_prof_on;
+void ng_switch_hook(struct ng_m *m, int type);
+void ng_prof_spawn(ng_g *g);                     /* a G created with NG_GO_PROFILE */
+void ng_prof_switch(struct ng_m *m, ng_g *next); /* m's profiled run ends; next's starts */
 void ng_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void ng_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -114,6 +114,8 @@ void ng_allg_free_all(void)
 		ng_g *g = a[i];
 		if (g->stack.lo != NULL)
 			ng_stack_free(NULL, &g->stack);
+		free(g->prof);
+		g->prof = NULL;
 #if NG_TSAN
 		if (g->ctx.tsan_fiber != NULL)
 			__tsan_destroy_fiber(g->ctx.tsan_fiber);
@@ -389,6 +391,8 @@ int ng_spawn(const ng_go_attr *attr, void (*fn)(void *), void *arg, const void *
 	g->line = line;
 	g->name = attr != NULL ? attr->name : NULL;
 	g->flags = attr != NULL ? (uint16_t)attr->flags : 0;
+	if (NG_UNLIKELY(g->flags & NG_GO_PROFILE))
+		ng_prof_spawn(g);
 	g->parent = (m != NULL && m->curg != NULL) ? m->curg->id : 0;
 	g->pinned = pinned;
 	g->pin_p = target;

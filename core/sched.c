@@ -156,8 +156,8 @@ static inline void execute(ng_m *m, ng_g *g, bool inherit)
 	ng_p *p = m->p;
 	m->curg = g;
 	atomic_store_explicit(&g->status, NG_G_RUNNING, memory_order_relaxed);
-	if (NG_UNLIKELY(ng_trace_on))
-		ng_trace_m(m, NG_TRACE_RUN);
+	if (NG_UNLIKELY(atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed)))
+		ng_switch_hook(m, NG_TRACE_RUN);
 	if (!inherit) {
 		p->schedtick++;
 		RQ_STORE(&p->slicetick, p->schedtick, relaxed); /* a new slice (preempt.c) */
@@ -1200,8 +1200,8 @@ ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason)
 	if (NG_UNLIKELY((++p->nparks & 255) == 0))
 		p->coarse_now = ng_coarse_now();
 	g->waitsince = p->coarse_now;
-	if (NG_UNLIKELY(ng_trace_on))
-		ng_trace_m(m, NG_TRACE_BLOCK);
+	if (NG_UNLIKELY(atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed)))
+		ng_switch_hook(m, NG_TRACE_BLOCK);
 	atomic_store_explicit(&g->status, NG_G_WAITING, memory_order_release);
 	m->after = NG_AFTER_PARK;
 	m->after_g = g;
@@ -1480,6 +1480,9 @@ static void m_loop(ng_m *m)
 		}
 		execute(m, g, inherit);
 		m = ctx_switch(m, &m->g0, &g->ctx, false);
+		/* back on g0: whatever goroutine ran here has stopped */
+		if (NG_UNLIKELY(atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed)))
+			ng_switch_hook(m, NG_HOOK_G0);
 		ng_post_switch_inline(m);
 	}
 }

@@ -434,6 +434,7 @@ static int probe_auto(char *papi_why, char *perf_why, size_t n)
 
 int ng_counters_init(void)
 {
+	atomic_store(&ng_prof_on, false);
 	memset(trace_prev, 0, sizeof trace_prev);
 	trace_prev_now = 0;
 	const char *env = getenv("NUMAGO_COUNTERS");
@@ -720,6 +721,8 @@ void ng_counters_m_exit(ng_m *m)
 	ng_mctr *c = m->ctr;
 	if (c == NULL)
 		return;
+	if (c->prof_g != NULL)
+		ng_prof_switch(m, NULL);
 	close_fds(c->hw_fd, &c->hw_n);
 	close_fds(c->sw_fd, &c->sw_n);
 #if NG_HAVE_PAPI
@@ -731,11 +734,94 @@ void ng_counters_m_exit(ng_m *m)
 	m->ctr = NULL; /* c stays on ctr_all until ng_counters_fini */
 }
 
+/* ------------------------------------------------ per goroutine --- */
+
+/* NG_GO_PROFILE: each run of such a goroutine is bracketed by two readings
+ * of its M's counters (at switch-in, and when it parks, or its M runs
+ * another goroutine or looks for work), and the difference is added to the
+ * goroutine's own sum; runs on different Ms add up the same way.  Only
+ * those goroutines pay (two counter reads per run); every other switch
+ * pays one branch while profiling is on (ng_switch_hooks). */
+_Atomic bool ng_prof_on;
+
+void ng_prof_spawn(ng_g *g)
+{
+	if (!ng_counters_on)
+		return; /* nothing to count: ng_counters_self says valid == 0 */
+	if (g->prof == NULL) {
+		g->prof = calloc(1, sizeof *g->prof);
+		if (g->prof == NULL)
+			return;
+	} else {
+		memset(g->prof, 0, sizeof *g->prof);
+	}
+	if (!atomic_load_explicit(&ng_prof_on, memory_order_relaxed)) {
+		atomic_store(&ng_prof_on, true);
+		atomic_store(&ng_switch_hooks, true);
+	}
+}
+
+static void add_run(ng_counter_sample *acc, const ng_counter_sample *a, const ng_counter_sample *b)
+{
+	acc->cycles += b->cycles - a->cycles;
+	acc->instructions += b->instructions - a->instructions;
+	acc->mem_stall += b->mem_stall - a->mem_stall;
+	acc->task_clock_ns += b->task_clock_ns - a->task_clock_ns;
+	acc->ctx_switches += b->ctx_switches - a->ctx_switches;
+	acc->thread_cpu_ns += b->thread_cpu_ns - a->thread_cpu_ns;
+	acc->valid = a->valid & b->valid;
+}
+
+void ng_prof_switch(ng_m *m, ng_g *next)
+{
+	ng_mctr *c = m->ctr;
+	if (c == NULL)
+		return;
+	bool start = next != NULL && (next->flags & NG_GO_PROFILE) && next->prof != NULL;
+	if (c->prof_g == NULL && !start)
+		return;
+	ng_counter_sample now;
+	read_now(c, &now); /* one reading ends a run and starts the next */
+	if (c->prof_g != NULL) {
+		add_run(&c->prof_g->prof->acc, &c->prof_start, &now);
+		c->prof_g = NULL;
+	}
+	if (start) {
+		c->prof_g = next;
+		c->prof_start = now;
+	}
+}
+
+int ng_counters_self(ng_counter_sample *out)
+{
+	if (out == NULL)
+		return -EINVAL;
+	ng_m *m = ng_getm();
+	if (m == NULL || m->curg == NULL)
+		return -ESRCH;
+	ng_g *g = m->curg;
+	if (!(g->flags & NG_GO_PROFILE))
+		return -ENOENT;
+	memset(out, 0, sizeof *out);
+	if (g->prof == NULL)
+		return 0; /* counters off (NUMAGO_COUNTERS=none) */
+	*out = g->prof->acc;
+	ng_mctr *c = m->ctr;
+	if (c != NULL && c->prof_g == g) { /* and the run so far */
+		ng_counter_sample now;
+		read_now(c, &now);
+		add_run(out, &c->prof_start, &now);
+	}
+	return 0;
+}
+
 void ng_counters_poll_slow(ng_m *m)
 {
 	ng_mctr *c = m->ctr;
 	if (NG_UNLIKELY(c == NULL))
 		return;
+	if (c->prof_g != NULL) /* the profiled goroutine stopped running */
+		ng_prof_switch(m, NULL);
 	OWN_ADD(c->events, 1);
 	int64_t now = ng_nanotime();
 	if (c->last_poll_ns != 0 && now - c->last_poll_ns < NG_COUNTERS_PERIOD_NS)

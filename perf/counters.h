@@ -33,7 +33,16 @@ typedef struct ng_mctr {
 	/* bookkeeping for ng_counters_stats (owner writes, anyone reads) */
 	_Atomic uint64_t reads, events, min_gap_ns;
 	int64_t last_poll_ns; /* latest read at a scheduling event */
+	/* the NG_GO_PROFILE goroutine running on this M, and the reading at
+	 * its switch-in (ng_prof_switch) */
+	ng_g *prof_g;
+	ng_counter_sample prof_start;
 	struct ng_mctr *next; /* all of them, for the stats; freed at shutdown */
 } ng_mctr;
+
+/* A goroutine's own counters (NG_GO_PROFILE): the sum over its runs. */
+typedef struct ng_gprof {
+	ng_counter_sample acc;
+} ng_gprof;
 
 #endif

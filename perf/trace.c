@@ -27,6 +27,15 @@
 #define NG_TRACE_MAX_EVENTS (1u << 23)
 
 bool ng_trace_on;
+_Atomic bool ng_switch_hooks;
+
+void ng_switch_hook(ng_m *m, int type)
+{
+	if (ng_trace_on && type != NG_HOOK_G0)
+		ng_trace_m(m, type);
+	if (atomic_load_explicit(&ng_prof_on, memory_order_relaxed))
+		ng_prof_switch(m, type == NG_TRACE_RUN ? m->curg : NULL);
+}
 
 typedef struct trace_ev {
 	int64_t ts;
@@ -53,6 +62,7 @@ static int64_t trace_t0;
 void ng_trace_start(const char *path, int nprocs)
 {
 	ng_trace_on = false;
+	atomic_store(&ng_switch_hooks, atomic_load(&ng_prof_on));
 	if (path == NULL || *path == '\0')
 		return;
 	trace_file = fopen(path, "w");
@@ -71,6 +81,7 @@ void ng_trace_start(const char *path, int nprocs)
 	nbufs = nprocs;
 	trace_t0 = ng_nanotime();
 	ng_trace_on = true;
+	atomic_store(&ng_switch_hooks, true);
 }
 
 void ng_trace_record(ng_p *p, int type, uint64_t goid, uint32_t arg32, uint16_t arg16, uint8_t arg8)

@@ -129,6 +129,16 @@ int ng_counters_tier(char *why, size_t n);
  * valid == 0.  -EINVAL for NULL, -ESRCH outside a goroutine. */
 int ng_counters_read(ng_counter_sample *out);
 
+/* The calling goroutine's own counters, for one created with NG_GO_PROFILE:
+ * the sum over all its runs so far, on whichever Ms they were, including
+ * the current one (each run is bracketed by readings of its M's counters
+ * at switch-in and when it stops, so other goroutines' work is not in it).
+ * Tier none: 0 with valid == 0.  -EINVAL for NULL, -ESRCH outside a
+ * goroutine, -ENOENT for a goroutine created without NG_GO_PROFILE.  Only
+ * such goroutines pay (two counter reads per run); with the replay tier
+ * their readings consume replay samples. */
+int ng_counters_self(ng_counter_sample *out);
+
 /* How often Ms read their counters (the rate limit's bookkeeping). */
 typedef struct ng_counter_stats {
 	uint64_t reads;       /* reads at scheduling events, all Ms */
