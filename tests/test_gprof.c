@@ -112,14 +112,17 @@ int main(void)
 	       prof_cpu / 1e6, prof_own / 1e6);
 	CHECK(prof_valid & NG_CTR_THREAD_CPU);
 	/* its own 30 ms and the scheduler work of its runs, none of the
-	 * other goroutine's 60 ms */
-	CHECK(prof_cpu >= prof_own);
+	 * other goroutine's 60 ms.  "Inside its runs" also counts what its
+	 * thread did while a preemption signal had stopped it mid-chunk (the
+	 * M hands its P on, under TSan even creates a thread: ~2 ms), which
+	 * is not the goroutine's: 4 ms of slack, less than one lost chunk. */
+	CHECK(prof_cpu >= prof_own - 4 * MS);
 	CHECK(prof_cpu < prof_own + 15 * MS);
 
 	run(2, 1, NULL);
 	printf("2 Ps, sleeping between chunks: own CPU %.1f ms, %.1f ms inside its runs\n",
 	       prof_cpu / 1e6, prof_own / 1e6);
-	CHECK(prof_cpu >= prof_own);
+	CHECK(prof_cpu >= prof_own - 4 * MS);
 	CHECK(prof_cpu < prof_own + 15 * MS);
 
 	run(1, 1, "none");
