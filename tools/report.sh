@@ -20,12 +20,14 @@ build/release/bench/bench_chan --reps 5 || status=1
 build/release/bench/bench_sched --reps 5 || status=1
 build/release/bench/bench_rss
 build/release/bench/bench_idle
+build/release/bench/bench_spin --reps 3 || status=1
 {
   build/release/bench/bench_core --reps 5 --json --no-peer
   build/release/bench/bench_chan --reps 5 --json --no-peer || status=1
   build/release/bench/bench_sched --reps 5 --json --no-peer || status=1
   build/release/bench/bench_rss --json --no-peer --n 100000
   build/release/bench/bench_idle --json --no-peer
+  build/release/bench/bench_spin --reps 3 --json || status=1
 } > "$out"
 echo "== JSON (numago figures, without peers) written to $out"
 exit $status
