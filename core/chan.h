@@ -81,11 +81,16 @@ static inline char *chan_slot(ng_chan *c, size_t i)
 	return c->buf + i * c->elemsize;
 }
 
+/* The element moves in these four, so they count the operations (stats:
+ * ng_count_chan): a hand-off completes a send and a receive at once; the
+ * blocked side, once woken, counts nothing. */
+
 /* With c locked: a claimed, blocked receiver takes elem directly. */
 static inline void chan_send_direct(ng_chan *c, ng_waiter *recv, const void *elem)
 {
 	chan_copy(c, recv->data, elem);
 	recv->success = true;
+	ng_count_chan(NG_SC_XFER);
 }
 
 /* With c locked: take from a claimed, blocked sender.  Buffered: the head
@@ -104,6 +109,7 @@ static inline void chan_recv_direct(ng_chan *c, ng_waiter *send, void *elem)
 		c->sendx = c->recvx;
 	}
 	send->success = true;
+	ng_count_chan(NG_SC_XFER);
 }
 
 static inline void chan_buf_put(ng_chan *c, const void *elem)
@@ -115,6 +121,7 @@ static inline void chan_buf_put(ng_chan *c, const void *elem)
 	atomic_store_explicit(&c->qcount,
 	                      atomic_load_explicit(&c->qcount, memory_order_relaxed) + 1,
 	                      memory_order_relaxed);
+	ng_count_chan(NG_SC_SEND);
 }
 
 static inline void chan_buf_take(ng_chan *c, void *elem)
@@ -126,6 +133,7 @@ static inline void chan_buf_take(ng_chan *c, void *elem)
 	atomic_store_explicit(&c->qcount,
 	                      atomic_load_explicit(&c->qcount, memory_order_relaxed) - 1,
 	                      memory_order_relaxed);
+	ng_count_chan(NG_SC_RECV);
 }
 
 /* Wake a waiter claimed under the lock, after unlocking: result is 0 when

@@ -250,6 +250,13 @@ typedef struct ng_g {
 typedef struct ng_pstats {
 	_Atomic uint64_t runs, spawns, steals, stolen, global_gets, parks;
 	_Atomic uint64_t steals_by_class[NG_DIST_NCLASSES];
+	/* victims looked at (not skipped as idle) that gave nothing */
+	_Atomic uint64_t failed_steals_by_class[NG_DIST_NCLASSES];
+	_Atomic uint64_t spin_ns; /* idle Ms spinning in findrunnable on this P */
+	/* channel operations completed by code running on this P, counted
+	 * where the element moves (ng_count_chan): NG_SC_XFER is a hand-off
+	 * to or from a blocked waiter, one send and one receive at once */
+	_Atomic uint64_t chan[4];
 } ng_pstats;
 #define OWN_ADD(field, v)                                                                 \
 	atomic_store_explicit(&(field),                                                   \
@@ -438,7 +445,8 @@ typedef struct ng_sched {
 	bool async_preempt; /* signals as well as cooperative checks */
 	_Atomic uint64_t stat_preempt_req, stat_preempt_async, stat_preempt_coop,
 	    stat_preempt_deferred;
-	int32_t max_blocked; /* bound on them */
+	_Atomic uint64_t stat_chan[4]; /* ng_count_chan from threads without a P */
+	int32_t max_blocked;           /* bound on them */
 	/* hooks other modules install: can anything still wake a goroutine? */
 	int (*pending_wakers[8])(void);
 	int npending_wakers;
@@ -468,6 +476,28 @@ extern __thread ng_m *ng_tls_m __attribute__((tls_model("initial-exec")));
 static inline ng_m *ng_getm(void)
 {
 	return ng_tls_m;
+}
+
+/* The stats of the P this thread holds (an M between acquirep and releasep,
+ * outside ng_block_enter/exit), else NULL: the channel counters' one load. */
+extern __thread ng_pstats *ng_tls_pstats __attribute__((tls_model("initial-exec")));
+
+/* ng_pstats.chan / ng_sched.stat_chan */
+enum { NG_SC_XFER, NG_SC_SEND, NG_SC_RECV, NG_SC_SELECT };
+
+/* Count a channel operation: the owner's plain load + store on its P (a
+ * hand-off costs ~40 ns; this is a TLS load, a test and three moves), a
+ * relaxed atomic add from a thread without a P.  Only where no switch (a
+ * park or a yield) came before it in the same function: the compiler may
+ * reuse a TLS address computed before the goroutine moved to another
+ * thread (TSan builds do); call it from an out-of-line helper there. */
+static inline void ng_count_chan(int k)
+{
+	ng_pstats *st = ng_tls_pstats;
+	if (NG_LIKELY(st != NULL))
+		OWN_ADD(st->chan[k], 1);
+	else
+		atomic_fetch_add_explicit(&ng_sched_g.stat_chan[k], 1, memory_order_relaxed);
 }
 
 /* ---- notes (futex) ---- */

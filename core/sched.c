@@ -62,6 +62,7 @@
 
 ng_sched ng_sched_g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 __thread ng_m *ng_tls_m __attribute__((tls_model("initial-exec")));
+__thread ng_pstats *ng_tls_pstats __attribute__((tls_model("initial-exec")));
 
 #define S ng_sched_g
 
@@ -370,6 +371,7 @@ static void acquirep(ng_m *m, ng_p *p)
 	if (NG_UNLIKELY(m->bound_p != p->id) && ng_topo_bind_m(p->id))
 		m->bound_p = p->id;
 	m->p = p;
+	ng_tls_pstats = &p->stats; /* acquirep runs on m's own thread */
 	/* release: sysmon signals the M it finds here (m->self) */
 	atomic_store_explicit(&p->m, m, memory_order_release);
 }
@@ -378,6 +380,7 @@ static void releasep(ng_m *m)
 {
 	atomic_store_explicit(&m->p->m, NULL, memory_order_relaxed);
 	m->p = NULL;
+	ng_tls_pstats = NULL;
 }
 
 /* ------------------------------------------------------------------ Ms --- */
@@ -726,6 +729,7 @@ static ng_g *steal_work(ng_m *m, ng_p *p)
 					OWN_ADD(p->stats.steals_by_class[p->vclass[vi]], 1);
 					return g;
 				}
+				OWN_ADD(p->stats.failed_steals_by_class[p->vclass[vi]], 1);
 			}
 			k = e;
 		}
@@ -977,20 +981,21 @@ top:
 		    atomic_load_explicit(&S.spin_ns, memory_order_relaxed), phase);
 		int64_t deadline = m->spin_group >= 0 && budget > 0 ? ng_nanotime() + budget : 0;
 		int backoff = 32;
+		int64_t spin_now = 0; /* the loop's latest clock read */
 		for (;;) {
 			if ((g = steal_work(m, p)) != NULL)
-				return g;
+				break;
 			if ((g = inbox_get(p)) != NULL)
-				return g;
+				break;
 			if (atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0) {
 				pthread_mutex_lock(&S.lock);
 				g = globrunq_get_locked(p, 0);
 				pthread_mutex_unlock(&S.lock);
 				if (g != NULL)
-					return g;
+					break;
 			}
 			if (atomic_load_explicit(&S.stopping, memory_order_relaxed) ||
-			    deadline == 0 || ng_nanotime() >= deadline)
+			    deadline == 0 || (spin_now = ng_nanotime()) >= deadline)
 				break;
 			/* Back off between looks: every look reads the victims'
 			 * queue words, and each read steals the line from an
@@ -1000,6 +1005,16 @@ top:
 			if (backoff < 1024)
 				backoff *= 2;
 		}
+		/* Spin time (spins with a budget; the one look of an M without
+		 * one is not timed): from the clock read that set the deadline
+		 * to the one that ended the loop, or, when work (or stopping)
+		 * ended it, one more read. */
+		if (deadline != 0)
+			OWN_ADD(p->stats.spin_ns,
+			        (uint64_t)((spin_now >= deadline ? spin_now : ng_nanotime()) -
+			                   (deadline - budget)));
+		if (g != NULL)
+			return g;
 	}
 
 	/* Timers due now (ours or a busy P's) are work too. */
@@ -1277,6 +1292,8 @@ int ng_block_enter(void)
 	m->blocked = true;
 	m->oldp = p;
 	m->p = NULL; /* numago calls in between behave as from no P (or fail loudly) */
+	/* and count channel operations globally: sysmon may hand the P on */
+	ng_tls_pstats = NULL;
 	uint64_t w =
 	    ((atomic_load_explicit(&p->block, memory_order_relaxed) >> 2) + 1) << 2 | NG_P_BLOCKED;
 	m->oldblock = w;
@@ -1302,6 +1319,7 @@ int ng_block_exit(void)
 	        &p->block, &w, (w & ~(uint64_t)3) | NG_P_RUNNING, memory_order_acq_rel,
 	        memory_order_relaxed))) {
 		m->p = p;
+		ng_tls_pstats = &p->stats;
 		return 0;
 	}
 	ng_g *g = m->curg;
@@ -1684,8 +1702,17 @@ int ng_stats_proc(int proc, ng_proc_stats *out)
 	out->stolen = RELAXED(st->stolen);
 	out->global_gets = RELAXED(st->global_gets);
 	out->parks = RELAXED(st->parks);
-	for (int c = 0; c < NG_DIST_NCLASSES; c++)
+	out->failed_steals = 0;
+	for (int c = 0; c < NG_DIST_NCLASSES; c++) {
 		out->steals_by_class[c] = RELAXED(st->steals_by_class[c]);
+		out->failed_steals_by_class[c] = RELAXED(st->failed_steals_by_class[c]);
+		out->failed_steals += out->failed_steals_by_class[c];
+	}
+	out->spin_ns = RELAXED(st->spin_ns);
+	uint64_t xfer = RELAXED(st->chan[NG_SC_XFER]);
+	out->chan_sends = xfer + RELAXED(st->chan[NG_SC_SEND]);
+	out->chan_recvs = xfer + RELAXED(st->chan[NG_SC_RECV]);
+	out->chan_select = RELAXED(st->chan[NG_SC_SELECT]);
 	return 0;
 }
 
@@ -1706,11 +1733,30 @@ int ng_stats_read(ng_stats *out)
 	out->preempt_coop = atomic_load(&S.stat_preempt_coop);
 	out->preempt_deferred = atomic_load(&S.stat_preempt_deferred);
 	out->global_put = atomic_load(&S.stat_global_put);
+	/* from threads without a P */
+	uint64_t xfer = atomic_load_explicit(&S.stat_chan[NG_SC_XFER], memory_order_relaxed);
+	out->chan_sends =
+	    xfer + atomic_load_explicit(&S.stat_chan[NG_SC_SEND], memory_order_relaxed);
+	out->chan_recvs =
+	    xfer + atomic_load_explicit(&S.stat_chan[NG_SC_RECV], memory_order_relaxed);
+	out->chan_select = atomic_load_explicit(&S.stat_chan[NG_SC_SELECT], memory_order_relaxed);
 	for (int i = 0; i < S.nprocs; i++) {
-		out->steals += RELAXED(S.allp[i]->stats.steals);
-		out->spawns += RELAXED(S.allp[i]->stats.spawns);
-		for (int c = 0; c < NG_DIST_NCLASSES; c++)
-			out->steals_by_class[c] += RELAXED(S.allp[i]->stats.steals_by_class[c]);
+		ng_proc_stats ps;
+		if (ng_stats_proc(i, &ps) != 0)
+			continue;
+		out->steals += ps.steals;
+		out->spawns += ps.spawns;
+		for (int c = 0; c < NG_DIST_NCLASSES; c++) {
+			out->steals_by_class[c] += ps.steals_by_class[c];
+			out->failed_steals_by_class[c] += ps.failed_steals_by_class[c];
+		}
+		out->switches += ps.runs;
+		out->parks += ps.parks;
+		out->failed_steals += ps.failed_steals;
+		out->spin_ns += ps.spin_ns;
+		out->chan_sends += ps.chan_sends;
+		out->chan_recvs += ps.chan_recvs;
+		out->chan_select += ps.chan_select;
 	}
 	return 0;
 }

@@ -133,6 +133,14 @@ static void sort_lockorder(ng_case *cases, uint32_t *order, uint32_t n)
 
 static int select_slow(ng_case *cases, int64_t deadline, const uint32_t *pollorder, uint32_t nen);
 
+/* Out of line: ng_select may have parked and woken on another thread, and
+ * the compiler may keep a TLS address it computed before (ng_getm above):
+ * TSan builds do.  Here the address is computed afresh. */
+static __attribute__((noinline)) void count_select(void)
+{
+	ng_count_chan(NG_SC_SELECT);
+}
+
 int ng_select(ng_case *cases, size_t n, int64_t deadline)
 {
 	if (deadline == 0)
@@ -201,6 +209,8 @@ int ng_select(ng_case *cases, size_t n, int64_t deadline)
 out:
 	if (pollorder != stack_order)
 		free(pollorder);
+	if (rc >= 0)
+		count_select(); /* a case ran (its rc may be -EPIPE) */
 	return rc;
 }
 

@@ -42,11 +42,10 @@
 #include "../core/internal.h"
 #include "sde.h"
 
-/* What the events read: ng_stats plus the per-P sums it does not carry. */
+/* What the events read: ng_stats plus the per-P sums it does not carry
+ * (ng_stats_read sums runs and parks itself, as switches and parks). */
 typedef struct sde_vals {
 	ng_stats st;
-	uint64_t switches;    /* sum of ng_proc_stats.runs */
-	uint64_t parks;       /* sum of ng_proc_stats.parks */
 	uint64_t stolen;      /* sum of ng_proc_stats.stolen */
 	uint64_t global_gets; /* sum of ng_proc_stats.global_gets */
 } sde_vals;
@@ -63,10 +62,12 @@ typedef struct sde_event {
 #define ST(f)            #f, offsetof(sde_vals, st.f)
 #define SUM(f)           #f, offsetof(sde_vals, f)
 #define BYCLASS(c, what) "steals_by_class::" what, offsetof(sde_vals, st.steals_by_class[c])
+#define FAILED(c, what) \
+	"failed_steals_by_class::" what, offsetof(sde_vals, st.failed_steals_by_class[c])
 
 static const sde_event events[] = {
     {ST(spawns)},
-    {SUM(switches)},
+    {ST(switches)},
     {ST(steals)},
     {SUM(stolen)},
     {BYCLASS(NG_DIST_SELF, "self")},
@@ -78,7 +79,7 @@ static const sde_event events[] = {
     {BYCLASS(NG_DIST_REMOTE, "remote")},
     {ST(global_put)},
     {SUM(global_gets)},
-    {SUM(parks)},
+    {ST(parks)},
     {ST(ms)},
     {ST(m_wakes)},
     {ST(sysmon_wakes)},
@@ -87,6 +88,18 @@ static const sde_event events[] = {
     {ST(preempt_async)},
     {ST(preempt_coop)},
     {ST(preempt_deferred)},
+    {ST(failed_steals)},
+    {FAILED(NG_DIST_SELF, "self")},
+    {FAILED(NG_DIST_CORE, "core")},
+    {FAILED(NG_DIST_L2, "l2")},
+    {FAILED(NG_DIST_L3, "l3")},
+    {FAILED(NG_DIST_NODE, "node")},
+    {FAILED(NG_DIST_PACKAGE, "package")},
+    {FAILED(NG_DIST_REMOTE, "remote")},
+    {ST(spin_ns)},
+    {ST(chan_sends)},
+    {ST(chan_recvs)},
+    {ST(chan_select)},
 };
 
 static pthread_mutex_t sde_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,8 +116,6 @@ static void refresh(sde_vals *v)
 		return;
 	ng_proc_stats ps;
 	for (int i = 0; ng_stats_proc(i, &ps) == 0; i++) {
-		n.switches += ps.runs;
-		n.parks += ps.parks;
 		n.stolen += ps.stolen;
 		n.global_gets += ps.global_gets;
 	}

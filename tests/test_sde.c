@@ -16,13 +16,17 @@
  * component; at quiescent points (all goroutines done) each event equals
  * the statistic exactly; 10,000 goroutines that yield on 2 Ps raise spawns
  * and switches by at least 10,000, and steals (all of them in the class of
- * the distance between P0 and P1) above 0; a name no library registered
+ * the distance between P0 and P1) above 0; failed steals, likewise all in
+ * that class; switches and parks (ng_stats) equal the sums over the Ps; a
+ * known sequence of channel operations moves chan_sends, chan_recvs and
+ * chan_select by exactly its counts; a name no library registered
  * fails to add; after the runtime stops reads return the last run's values;
  * a second ng_run in the same process reads live through the same event
  * set. */
 #define _GNU_SOURCE
 #include "ng_test.h"
 
+#include <errno.h>
 #include <papi.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,10 +48,12 @@ typedef struct ev {
 #define ST(f)     "sde:::numago::" #f, offsetof(vals, st.f)
 #define SUM(f)    "sde:::numago::" #f, offsetof(vals, f)
 #define CLS(c, n) "sde:::numago::steals_by_class::" n, offsetof(vals, st.steals_by_class[c])
+#define FCLS(c, n) \
+	"sde:::numago::failed_steals_by_class::" n, offsetof(vals, st.failed_steals_by_class[c])
 
 static const ev events[] = {
     {ST(spawns)},
-    {SUM(switches)},
+    {ST(switches)},
     {ST(steals)},
     {SUM(stolen)},
     {CLS(NG_DIST_SELF, "self")},
@@ -59,7 +65,7 @@ static const ev events[] = {
     {CLS(NG_DIST_REMOTE, "remote")},
     {ST(global_put)},
     {SUM(global_gets)},
-    {SUM(parks)},
+    {ST(parks)},
     {ST(ms)},
     {ST(m_wakes)},
     {ST(sysmon_wakes)},
@@ -68,12 +74,29 @@ static const ev events[] = {
     {ST(preempt_async)},
     {ST(preempt_coop)},
     {ST(preempt_deferred)},
+    {ST(failed_steals)},
+    {FCLS(NG_DIST_SELF, "self")},
+    {FCLS(NG_DIST_CORE, "core")},
+    {FCLS(NG_DIST_L2, "l2")},
+    {FCLS(NG_DIST_L3, "l3")},
+    {FCLS(NG_DIST_NODE, "node")},
+    {FCLS(NG_DIST_PACKAGE, "package")},
+    {FCLS(NG_DIST_REMOTE, "remote")},
+    {ST(spin_ns)},
+    {ST(chan_sends)},
+    {ST(chan_recvs)},
+    {ST(chan_select)},
 };
 #define NEV        ((int)(sizeof events / sizeof events[0]))
 #define I_SPAWNS   0
 #define I_SWITCHES 1
 #define I_STEALS   2
 #define I_CLASS0   4
+#define I_FAILED   22
+#define I_FCLASS0  23
+#define I_SENDS    31
+#define I_RECVS    32
+#define I_SELECT   33
 
 static int es = PAPI_NULL;    /* every event, made in the first run */
 static int early = PAPI_NULL; /* spawns, added before the first boot */
@@ -119,6 +142,8 @@ static void read_exact(vals *out, long long *pv)
 			CHECK((uint64_t)pv[i] <= get(&b, i));
 			same &= get(&a, i) == get(&b, i);
 		}
+		/* ng_stats' switches and parks are the Ps' sums */
+		same &= a.switches == a.st.switches && a.parks == a.st.parks;
 		if (same) {
 			for (int i = 0; i < NEV; i++)
 				CHECK_EQ(pv[i], get(&a, i));
@@ -209,7 +234,24 @@ static int run1(void *arg)
 	vals v0, v1;
 	read_exact(&v0, before);
 	int total = spawn_batches(10000);
+	/* channel operations, all on this goroutine: 3 buffered sends and
+	 * receives, a select that receives, a try_recv that fails (not
+	 * counted) */
+	ng_chan *ch = ng_chan_make(sizeof(int), 4);
+	CHECK(ch != NULL);
+	int x = 7;
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(ng_chan_send(ch, &x), 0);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(ng_chan_recv(ch, &x), 0);
+	ng_case k = NG_RECV_CASE(ch, &x);
+	CHECK_EQ(ng_select(&k, 1, NG_FOREVER), 0);
+	CHECK_EQ(ng_chan_try_recv(ch, &x), -EAGAIN);
+	ng_chan_release(ch);
 	read_exact(&v1, after);
+	CHECK_EQ(after[I_SENDS] - before[I_SENDS], 3);
+	CHECK_EQ(after[I_RECVS] - before[I_RECVS], 3);
+	CHECK_EQ(after[I_SELECT] - before[I_SELECT], 1);
 	fprintf(stderr,
 	        "%d goroutines: spawns %lld -> %lld, switches %lld -> %lld, steals %lld -> %lld\n",
 	        total, before[I_SPAWNS], after[I_SPAWNS], before[I_SWITCHES], after[I_SWITCHES],
@@ -233,6 +275,13 @@ static int run1(void *arg)
 	}
 	CHECK_EQ(after[I_CLASS0 + cls], after[I_STEALS]);
 	CHECK_EQ(by_class, after[I_STEALS]);
+	long long failed_by_class = 0;
+	for (int c = 0; c < NG_DIST_NCLASSES; c++) {
+		failed_by_class += after[I_FCLASS0 + c];
+		if (c != cls)
+			CHECK_EQ(after[I_FCLASS0 + c], 0);
+	}
+	CHECK_EQ(failed_by_class, after[I_FAILED]);
 	CHECK(v1.stolen >= v1.st.steals);
 
 	/* names: one outside any component, or in no library, fails; libsde

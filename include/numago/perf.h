@@ -23,6 +23,27 @@ typedef struct ng_proc_stats {
 	uint64_t parks;       /* times an M gave this P up and went idle */
 	/* steals by this P, by the victim's distance (enum ng_dist_class) */
 	uint64_t steals_by_class[7];
+	/* steal attempts on a victim that took nothing (victims skipped
+	 * because they looked idle are not attempts), in all and by the
+	 * victim's distance */
+	uint64_t failed_steals;
+	uint64_t failed_steals_by_class[7];
+	/* nanoseconds idle Ms holding this P spent spinning in the scheduler
+	 * for work, from entering the spin loop to leaving it (found work or
+	 * not); only spins with a budget (NUMAGO_DEBUG=spin=NS, or the
+	 * adaptive one) are timed, not the single look of an M without one */
+	uint64_t spin_ns;
+	/* channel operations completed by code running on this P: elements
+	 * sent and received (blocking, timed, try_ and select cases alike),
+	 * and selects that ran a case.  An operation is counted where its
+	 * element moves: a hand-off to a blocked receiver counts the send and
+	 * that receive on the sender's P (and the other way round), a
+	 * buffered one on its own P.  Not counted: operations that failed
+	 * (-EAGAIN, -ETIMEDOUT, -EPIPE: closed, zero value received) and
+	 * selects that ran none (-EAGAIN, -ETIMEDOUT) */
+	uint64_t chan_sends;
+	uint64_t chan_recvs;
+	uint64_t chan_select;
 } ng_proc_stats;
 
 /* Fill *out for P number proc.  -EINVAL for a bad proc or NULL out, -ESRCH
@@ -50,6 +71,19 @@ typedef struct ng_stats {
 	uint64_t preempt_async;
 	uint64_t preempt_coop;
 	uint64_t preempt_deferred;
+	/* sums over the Ps of ng_proc_stats.runs and .parks */
+	uint64_t switches;
+	uint64_t parks;
+	/* sums over the Ps (ng_proc_stats has what they count) */
+	uint64_t failed_steals;
+	uint64_t failed_steals_by_class[7];
+	uint64_t spin_ns;
+	/* the Ps' sums plus the operations of threads without a P (foreign
+	 * threads, Ms in ng_block_enter): with none of those the totals equal
+	 * the sums of ng_stats_proc */
+	uint64_t chan_sends;
+	uint64_t chan_recvs;
+	uint64_t chan_select;
 } ng_stats;
 int ng_stats_read(ng_stats *out);
 
