@@ -7,8 +7,9 @@
  * more than twice what the better of "always spin" and "always park" would
  * have, whatever the arrival pattern.  So the budget is learned from the
  * wakes themselves: startm stamps the time it wakes a parked M, the M
- * measures how long it took to be running again, and the budget follows an
- * average of those (weight 1/8), clamped to [NG_SPIN_MIN_NS, NG_SPIN_MAX_NS].
+ * measures how long it took to be running again, and the budget follows the
+ * lower quartile of those (a running estimate), clamped to [NG_SPIN_MIN_NS,
+ * NG_SPIN_MAX_NS].
  * A sample above NG_SPIN_SAMPLE_MAX_NS is a thread that lost its CPU, not
  * the cost of a wake, and is cut to that bound.
  *
@@ -52,7 +53,19 @@ void ng_spin_wake_sample_locked(int64_t ns)
 		return;
 	if (ns > NG_SPIN_SAMPLE_MAX_NS)
 		ns = NG_SPIN_SAMPLE_MAX_NS;
-	wake_avg = wake_avg == 0 ? ns : wake_avg + (ns - wake_avg) / 8;
+	/* A lower quartile, not the mean: a woken M that must wait for a CPU
+	 * (both busy) measures the OS's time slice, not what a wake costs, and
+	 * spinning then only takes more CPU.  Steps of 1/32 of the estimate,
+	 * up on a longer sample and three times that down on a shorter one,
+	 * settle where a quarter of the samples lie below. */
+	if (wake_avg == 0) {
+		wake_avg = ns;
+	} else {
+		int64_t step = wake_avg / 32 > 100 ? wake_avg / 32 : 100;
+		wake_avg += ns > wake_avg ? step : -3 * step;
+		if (wake_avg < 100)
+			wake_avg = 100;
+	}
 	atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
 	atomic_store_explicit(&S.spin_ns, ng_spin_budget_for(wake_avg), memory_order_relaxed);
 }

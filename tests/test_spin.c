@@ -48,17 +48,25 @@ static int policy_main(void *arg)
 	CHECK_EQ(n, 0);
 	feed(1, 120 * US); /* the first sample is the average */
 	CHECK_EQ(budget(), 120 * US);
-	feed(200, 300 * US); /* converges (weight 1/8) */
-	CHECK(llabs(budget() - 300 * US) <= 300 * US / 100);
+	feed(200, 300 * US); /* converges (steps of 1/32, 3/32) */
+	CHECK(llabs(budget() - 300 * US) <= 300 * US / 10);
 	feed(200, 500); /* cheaper than the floor */
 	CHECK_EQ(budget(), NG_SPIN_MIN_NS);
-	feed(200, 60 * 1000 * MS); /* lost CPUs: cut to 10 ms, then clamped */
+	feed(400, 60 * 1000 * MS); /* lost CPUs: cut to 10 ms, then clamped */
 	CHECK_EQ(ng_spin_wake_avg(&n) <= NG_SPIN_SAMPLE_MAX_NS, 1);
 	CHECK_EQ(budget(), NG_SPIN_MAX_NS);
-	CHECK_EQ(n, 601);
+	CHECK_EQ(n, 801);
 	feed(1, -5); /* a clock that went backwards: ignored */
 	ng_spin_wake_avg(&n);
-	CHECK_EQ(n, 601);
+	CHECK_EQ(n, 801);
+	/* a quartile: 1 sample in 8 of 5 ms (a woken M waiting for a CPU)
+	 * among 20 us wakes leaves the budget near 20 us, not the mean */
+	feed(400, 20 * US);
+	for (int i = 0; i < 100; i++) {
+		feed(7, 20 * US);
+		feed(1, 5 * MS);
+	}
+	CHECK(budget() <= 40 * US);
 
 	ng_spin_init(4, 2, -1); /* more Ps than CPUs */
 	CHECK_EQ(budget(), 0);
