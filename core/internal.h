@@ -658,6 +658,7 @@ int ng_ctr_phase(const struct ng_counter_sample *delta);
 extern _Atomic int ng_phase_now;
 int64_t ng_spin_budget_modulated(int64_t budget, int phase);
 bool ng_spin_may_spin(int spinning, int busy, int phase);
+bool ng_steal_remote_ok(int phase, bool last_pass);
 int64_t ng_slice_for(int64_t base, int phase, bool waiting);
 
 /* ---- event trace (perf/trace.c): NUMAGO_TRACE=FILE ---- */

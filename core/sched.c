@@ -703,8 +703,10 @@ static ng_g *steal_work(ng_m *m, ng_p *p)
 	int nv = p->nvictims;
 	if (nv == 0)
 		return NULL;
+	int phase = atomic_load_explicit(&ng_phase_now, memory_order_relaxed);
 	for (int i = 0; i < tries; i++) {
 		bool steal_next = i == tries - 1;
+		bool remote_ok = ng_steal_remote_ok(phase, steal_next);
 		/* Victims in the P's topological order, nearest first; within a
 		 * run of equally distant ones start at a random point, so
 		 * thieves spread out. */
@@ -716,6 +718,8 @@ static ng_g *steal_work(ng_m *m, ng_p *p)
 			uint32_t start = len > 1 ? ng_fastrand_m(m) % len : 0;
 			for (uint32_t j = 0; j < len; j++) {
 				int vi = k + (int)((start + j) % len);
+				if (!remote_ok && p->vclass[vi] > NG_DIST_NODE)
+					continue; /* memory-bound: other nodes last (spin.c) */
 				ng_p *v = S.allp[p->victims[vi]];
 				if (RQ_LOAD(&v->m, relaxed) == NULL && runq_size(v) == 0)
 					continue; /* idle Ps have nothing */

@@ -113,6 +113,15 @@ int64_t ng_spin_budget_modulated(int64_t budget, int phase)
 	return phase == NG_PHASE_MEMORY ? budget / 4 : budget;
 }
 
+/* May a thief look at victims on other NUMA nodes now?  In memory-bound
+ * phases only on its last pass (the one that also takes runnext): moving a
+ * goroutine away from the node that holds its data costs the remote
+ * bandwidth such phases lack, so nearer victims get every earlier look. */
+bool ng_steal_remote_ok(int phase, bool last_pass)
+{
+	return phase != NG_PHASE_MEMORY || last_pass;
+}
+
 /* May one more M spin, with `spinning` spinning and `busy` Ps busy?  Go's
  * rule is 2 * spinning < busy; memory-bound phases allow half as many. */
 bool ng_spin_may_spin(int spinning, int busy, int phase)

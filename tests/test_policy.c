@@ -7,8 +7,9 @@
  *                  spinner rule stay; the slice doubles when nothing waits
  *                  and stays when work waits.
  *  memory-bound    IPC 0.3 and 60% memory stalls: a quarter of the spin
- *                  budget, half as many spinners, half the slice when work
- *                  waits.
+ *                  budget, half as many spinners, victims on other NUMA
+ *                  nodes only on a thief's last pass, half the slice when
+ *                  work waits.
  *  bursty          compute and memory windows alternate: every decision
  *                  follows the window it was read in.
  *  oversubscribed  more Ps than CPUs: no spinning whatever the phase.
@@ -105,6 +106,10 @@ static void check_decisions(int phase)
 	default:
 		CHECK(!"bad phase");
 	}
+	/* other nodes' victims: memory-bound phases look there only on the
+	 * last pass */
+	CHECK(ng_steal_remote_ok(phase, true));
+	CHECK_EQ(ng_steal_remote_ok(phase, false), phase != NG_PHASE_MEMORY);
 	int64_t waiting = ng_slice_for(BASE_SLICE, phase, true);
 	int64_t alone = ng_slice_for(BASE_SLICE, phase, false);
 	CHECK_EQ(waiting, phase == NG_PHASE_MEMORY ? BASE_SLICE / 2 : BASE_SLICE);
