@@ -14,6 +14,7 @@
 #include "chan_util.h"
 
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -136,9 +137,20 @@ static int test_main(void *arg)
 	return 0;
 }
 
+/* This test hung once in a clean-clone CI run under ASan (after the first
+ * round, not reproduced since): well before ctest's timeout, have numago
+ * dump every goroutine (its SIGQUIT handler) so a hang says where. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	raise(SIGQUIT);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGALRM, on_alarm);
+	alarm(50); /* ctest allows 60 s (240 s under the sanitizers); normal runs: 2-7 s */
 	CHECK_EQ(ng_run(NULL, test_main, NULL), 0);
 	printf("ok\n");
 	return 0;
