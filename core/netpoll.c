@@ -699,16 +699,24 @@ int ng_fd_wait(int fd, int events, int64_t deadline)
 	}
 }
 
-ssize_t ng_read(int fd, void *buf, size_t n, int64_t deadline)
+/* What ng_read and ng_write start with: argument checks, and the
+ * descriptor switched to non-blocking (registered too, from a goroutine). */
+static int io_begin(int fd, const void *buf, size_t n, bool *gor, np_desc **pd)
 {
 	ng_preempt_point(); /* a descriptor that is always ready never parks */
 	if (fd < 0)
 		return -EBADF;
 	if ((buf == NULL && n > 0) || n > SSIZE_MAX)
 		return -EINVAL;
-	bool gor = on_goroutine();
+	*gor = on_goroutine();
+	return pd_get(fd, *gor ? NP_NONBLOCK | NP_REG : NP_NONBLOCK, pd);
+}
+
+ssize_t ng_read(int fd, void *buf, size_t n, int64_t deadline)
+{
+	bool gor;
 	np_desc *pd;
-	int rc = pd_get(fd, gor ? NP_NONBLOCK | NP_REG : NP_NONBLOCK, &pd);
+	int rc = io_begin(fd, buf, n, &gor, &pd);
 	if (rc != 0)
 		return rc;
 	for (;;) {
@@ -728,14 +736,9 @@ ssize_t ng_read(int fd, void *buf, size_t n, int64_t deadline)
 
 ssize_t ng_write(int fd, const void *buf, size_t n, int64_t deadline)
 {
-	ng_preempt_point();
-	if (fd < 0)
-		return -EBADF;
-	if ((buf == NULL && n > 0) || n > SSIZE_MAX)
-		return -EINVAL;
-	bool gor = on_goroutine();
+	bool gor;
 	np_desc *pd;
-	int rc = pd_get(fd, gor ? NP_NONBLOCK | NP_REG : NP_NONBLOCK, &pd);
+	int rc = io_begin(fd, buf, n, &gor, &pd);
 	if (rc != 0)
 		return rc;
 	/* A peer that is gone is -EPIPE, not a SIGPIPE that kills a server

@@ -105,14 +105,14 @@ static bool group_read(int leader, int n, uint64_t *v)
 	return true;
 }
 
-/* perf_event hardware group: cycles, instructions[, cache misses].  Returns
- * the number opened (0: failed, errno set). */
-static int hw_open(int *fd, bool want_mem)
+/* A group of two events of one type, leader first.  Returns 2, or 0 with
+ * errno set and nothing left open. */
+static int pair_open(uint32_t type, uint64_t first, uint64_t second, bool kernel, int *fd)
 {
-	fd[0] = perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, -1, false);
+	fd[0] = perf_open(type, first, -1, kernel);
 	if (fd[0] < 0)
 		return 0;
-	fd[1] = perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS, fd[0], false);
+	fd[1] = perf_open(type, second, fd[0], kernel);
 	if (fd[1] < 0) {
 		int e = errno;
 		close(fd[0]);
@@ -120,6 +120,16 @@ static int hw_open(int *fd, bool want_mem)
 		errno = e;
 		return 0;
 	}
+	return 2;
+}
+
+/* perf_event hardware group: cycles, instructions[, cache misses].  Returns
+ * the number opened (0: failed, errno set). */
+static int hw_open(int *fd, bool want_mem)
+{
+	if (pair_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, PERF_COUNT_HW_INSTRUCTIONS,
+	              false, fd) == 0)
+		return 0;
 	if (!want_mem)
 		return 2;
 	fd[2] = perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES, fd[0], false);
@@ -131,18 +141,8 @@ static int hw_open(int *fd, bool want_mem)
  * is refused. */
 static int sw_open(int *fd, bool kernel)
 {
-	fd[0] = perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK, -1, kernel);
-	if (fd[0] < 0)
-		return 0;
-	fd[1] = perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES, fd[0], kernel);
-	if (fd[1] < 0) {
-		int e = errno;
-		close(fd[0]);
-		fd[0] = -1;
-		errno = e;
-		return 0;
-	}
-	return 2;
+	return pair_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK,
+	                 PERF_COUNT_SW_CONTEXT_SWITCHES, kernel, fd);
 }
 
 /* --------------------------------------------------------------- PAPI --- */
