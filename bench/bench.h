@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct bench_opts {
 	int json;
@@ -25,6 +26,19 @@ typedef struct bench_opts {
 	int64_t benchtime_ns;
 	const char *filter;
 } bench_opts;
+
+/* Resident set size in bytes (-1 if /proc cannot say). */
+static inline long bench_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0, res = 0;
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &res) != 2)
+		res = -1;
+	fclose(f);
+	return res < 0 ? -1 : res * sysconf(_SC_PAGESIZE);
+}
 
 static inline int64_t bench_now(void)
 {

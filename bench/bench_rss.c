@@ -11,18 +11,6 @@
 
 #include <unistd.h>
 
-static long rss_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	long size = 0, res = 0;
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%ld %ld", &size, &res) != 2)
-		res = -1;
-	fclose(f);
-	return res * sysconf(_SC_PAGESIZE);
-}
-
 static long map_count(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
@@ -70,7 +58,7 @@ static int rss_main(void *arg)
 	ng_waitgroup_done(&a->release);
 	ng_waitgroup_wait(&a->finished);
 
-	long before = rss_bytes();
+	long before = bench_rss_bytes();
 	ng_waitgroup_add(&a->release, 1);
 	ng_waitgroup_add(&a->started, a->n);
 	ng_waitgroup_add(&a->finished, a->n);
@@ -82,7 +70,7 @@ static int rss_main(void *arg)
 		}
 	ng_waitgroup_wait(&a->started);
 	a->spawn_ns = bench_now() - t0;
-	long after = rss_bytes();
+	long after = bench_rss_bytes();
 	a->maps = map_count();
 	if (ng_num_goroutines() < a->n + 1) {
 		fprintf(stderr, "bench_rss: only %lld goroutines alive\n",

@@ -50,6 +50,7 @@ ng_chan *ng_chan_make(size_t elem_size, size_t capacity)
 	c->elemsize = elem_size;
 	c->buf = (char *)c + head;
 	atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+	ng_gauge_add(NG_GAUGE_CHANS, 1);
 	return c;
 }
 
@@ -61,6 +62,7 @@ void ng_chan_retain(ng_chan *c)
 
 void ng_chan_free(ng_chan *c)
 {
+	ng_gauge_add(NG_GAUGE_CHANS, -1);
 	free(c->raw);
 }
 
@@ -104,9 +106,27 @@ static bool park_unlock_chan(ng_g *g, void *c)
 	return true;
 }
 
-/* Park (or block) on c's queue q with c locked; returns 0, -EPIPE or
- * -ETIMEDOUT, with c unlocked. */
-static int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t deadline)
+/* A goroutine that waits for good: of its waiter only what a waker reads
+ * is set (queue links, g, data, contested; the waker writes success, result
+ * and done), and woken means done with c: no reference needed (and none
+ * paid for on the hot path).  Out of line and calling nothing but ng_park,
+ * so that it keeps nothing in callee-saved registers. */
+static __attribute__((noinline)) int chan_park(ng_chan *c, ng_waitq_ *q, void *elem, int reason,
+                                               ng_g *g)
+{
+	ng_waiter w;
+	w.g = g;
+	w.data = elem;
+	w.chan = c;
+	w.contested = false;
+	waitq_push(q, &w);
+	ng_park(park_unlock_chan, c, reason);
+	return w.result;
+}
+
+/* chan_block for the rest: deadlines, foreign threads. */
+static __attribute__((noinline)) int chan_block_slow(ng_chan *c, ng_waitq_ *q, void *elem,
+                                                     int reason, int64_t deadline)
 {
 	if (deadline != NG_FOREVER && ng_nanotime() >= deadline) {
 		chan_unlock(c);
@@ -118,15 +138,8 @@ static int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t 
 	w.chan = c;
 	waitq_push(q, &w);
 	if (deadline == NG_FOREVER) {
-		/* Woken means done with c: no reference needed (and none paid
-		 * for on the hot path).  A goroutine parks directly. */
-		ng_m *m = ng_getm();
-		if (NG_LIKELY(m != NULL && m->curg != NULL)) {
-			w.g = m->curg;
-			ng_park(park_unlock_chan, c, reason);
-		} else {
-			ng_waiter_sleep(&w, reason, deadline, unlock_chan, c);
-		}
+		/* A foreign thread: woken means done with c (chan_park). */
+		ng_waiter_sleep(&w, reason, deadline, unlock_chan, c);
 		return w.result;
 	}
 	/* A timed-out waiter unlinks itself from c: keep c alive until then. */
@@ -143,6 +156,18 @@ static int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t 
 	}
 	ng_chan_release(c);
 	return rc;
+}
+
+/* Park (or block) on c's queue q with c locked; returns 0, -EPIPE or
+ * -ETIMEDOUT, with c unlocked. */
+static inline int chan_block(ng_chan *c, ng_waitq_ *q, void *elem, int reason, int64_t deadline)
+{
+	if (NG_LIKELY(deadline == NG_FOREVER)) {
+		ng_m *m = ng_getm();
+		if (NG_LIKELY(m != NULL && m->curg != NULL))
+			return chan_park(c, q, elem, reason, m->curg);
+	}
+	return chan_block_slow(c, q, elem, reason, deadline);
 }
 
 static int chan_send(ng_chan *c, const void *elem, int64_t deadline)
@@ -167,7 +192,7 @@ static int chan_send(ng_chan *c, const void *elem, int64_t deadline)
 	if (r != NULL) {
 		chan_send_direct(c, r, elem);
 		chan_unlock(c);
-		chan_wake(r);
+		chan_wake_xfer(r);
 		return 0;
 	}
 	if (atomic_load_explicit(&c->qcount, memory_order_relaxed) < c->cap) {
@@ -218,7 +243,7 @@ static int chan_recv(ng_chan *c, void *elem, int64_t deadline)
 	if (s != NULL) {
 		chan_recv_direct(c, s, elem);
 		chan_unlock(c);
-		chan_wake(s);
+		chan_wake_xfer(s);
 		return 0;
 	}
 	if (atomic_load_explicit(&c->qcount, memory_order_relaxed) > 0) {

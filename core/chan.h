@@ -2,6 +2,7 @@
 #ifndef NG_CORE_CHAN_H
 #define NG_CORE_CHAN_H
 
+#include "sched_inline.h"
 #include "waitq.h"
 
 #include <numago/chan.h>
@@ -82,15 +83,16 @@ static inline char *chan_slot(ng_chan *c, size_t i)
 }
 
 /* The element moves in these four, so they count the operations (stats:
- * ng_count_chan): a hand-off completes a send and a receive at once; the
- * blocked side, once woken, counts nothing. */
+ * ng_count_chan), except that the hand-offs (the _direct two) leave the
+ * count to chan_wake_xfer, which has the P at hand: a hand-off completes a
+ * send and a receive at once; the blocked side, once woken, counts
+ * nothing. */
 
 /* With c locked: a claimed, blocked receiver takes elem directly. */
 static inline void chan_send_direct(ng_chan *c, ng_waiter *recv, const void *elem)
 {
 	chan_copy(c, recv->data, elem);
 	recv->success = true;
-	ng_count_chan(NG_SC_XFER);
 }
 
 /* With c locked: take from a claimed, blocked sender.  Buffered: the head
@@ -109,7 +111,6 @@ static inline void chan_recv_direct(ng_chan *c, ng_waiter *send, void *elem)
 		c->sendx = c->recvx;
 	}
 	send->success = true;
-	ng_count_chan(NG_SC_XFER);
 }
 
 static inline void chan_buf_put(ng_chan *c, const void *elem)
@@ -141,6 +142,28 @@ static inline void chan_buf_take(ng_chan *c, void *elem)
 static inline void chan_wake(ng_waiter *w)
 {
 	ng_waitq_wake(w, w->success ? 0 : -EPIPE);
+}
+
+/* After a hand-off (chan_send_direct, chan_recv_direct) to w, with c
+ * unlocked: count it (NG_SC_XFER) and wake w.  A goroutine's hand-off to a
+ * goroutine counts on the P it readies onto (ng_tls_pstats is &m->p->stats
+ * whenever m->p is set), so the P is loaded once for both; before the wake,
+ * so the count is there for anything the woken side does.  No switch comes
+ * before this in the callers (ng_count_chan's rule). */
+static inline void chan_wake_xfer(ng_waiter *w)
+{
+	ng_g *g = w->g;
+	ng_m *m = ng_getm();
+	ng_p *p;
+	if (NG_LIKELY(g != NULL && m != NULL && (p = m->p) != NULL)) {
+		OWN_ADD(p->stats.chan[NG_SC_XFER], 1);
+		w->result = 0;
+		atomic_store_explicit(&w->done, 1, memory_order_release);
+		ng_ready_on(p, g);
+		return;
+	}
+	ng_count_chan(NG_SC_XFER);
+	ng_waitq_wake(w, 0);
 }
 
 void ng_chan_free(ng_chan *c);

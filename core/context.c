@@ -200,7 +200,7 @@ ng_ctx *ng_ctx_with_deadline(ng_ctx *parent, int64_t deadline)
 
 ng_ctx *ng_ctx_with_timeout(ng_ctx *parent, int64_t ns)
 {
-	return ctx_new(parent, ng_nanotime() + (ns > 0 ? ns : 0));
+	return ctx_new(parent, ng_time_add(ng_nanotime(), ns > 0 ? ns : 0));
 }
 
 void ng_ctx_cancel(ng_ctx *c)

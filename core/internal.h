@@ -36,6 +36,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Everything declared below lives in this library (built with
+ * -fvisibility=hidden): saying so lets the compiler reach the globals
+ * RIP-relative instead of through the GOT (the hot paths read ng_sched_g,
+ * ng_preempt_any and ng_switch_hooks at every switch). */
+#pragma GCC visibility push(hidden)
+
 #define NG_CACHELINE   128 /* two lines: adjacent-line prefetch pairs them */
 #define NG_PAD(n)      char _pad_##n[NG_CACHELINE]
 #define NG_LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -80,27 +86,15 @@ struct ng_g;
 /* Spinlock for the runtime's few-instruction critical sections (queues,
  * heaps, channel state).  A holder that lost its CPU gets it back through
  * sched_yield instead of being spun against for a whole time slice. */
+void ng_spin_lock_slow(_Atomic int32_t *l);
 static inline void ng_spin_lock(_Atomic int32_t *l)
 {
 	int32_t zero = 0;
 	if (NG_LIKELY(atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
 	                                                    memory_order_relaxed)))
 		return;
-	/* Contended: back off exponentially between attempts, so the holder's
-	 * unlock is not fighting our reads for the line. */
-	for (int spins = 0, backoff = 1;; spins++) {
-		for (int i = 0; i < backoff; i++)
-			ng_cpu_relax();
-		if (backoff < 1024)
-			backoff *= 2;
-		zero = 0;
-		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-		if (spins >= 32)
-			sched_yield(); /* the holder lost its CPU: let it run */
-	}
+	ng_spin_lock_slow(l); /* contended (sched.c): out of line, so that callers' fast
+	                         paths call nothing */
 }
 
 static inline void ng_spin_unlock(_Atomic int32_t *l)
@@ -176,6 +170,9 @@ void ng_stack_fini(void);
 int ng_stack_guard_mode(void);
 /* Is addr inside a guard page (or canary zone) of s? */
 bool ng_stack_in_guard(const ng_stack *s, const void *addr);
+/* Stacks handed out and not given back, and the bytes mapped for them
+ * (ng_stats). */
+void ng_stack_counts(int64_t *stacks, uint64_t *bytes);
 void ng_stack_install_segv_handler(void);
 int ng_stack_altstack_setup(void **mem);
 void ng_stack_altstack_teardown(void *mem);
@@ -257,6 +254,9 @@ typedef struct ng_pstats {
 	 * where the element moves (ng_count_chan): NG_SC_XFER is a hand-off
 	 * to or from a blocked waiter, one send and one receive at once */
 	_Atomic uint64_t chan[4];
+	/* gauges (ng_gauge_add): changes made on this P, summed with
+	 * ng_sched.gauge by ng_stats_read; one P's share may be negative */
+	_Atomic int64_t gauge[2];
 } ng_pstats;
 #define OWN_ADD(field, v)                                                                 \
 	atomic_store_explicit(&(field),                                                   \
@@ -300,11 +300,11 @@ typedef struct ng_p {
 	_Atomic(struct ng_m *) m; /* M holding it, NULL when idle (thieves peek) */
 	struct ng_p *link;        /* idle list; sched.lock */
 	ng_g *gfree;              /* dead Gs with stacks */
-	int gfree_n;
-	ng_stack *stack_cache; /* per-P standard-size stacks (stack.c) */
+	_Atomic int gfree_n;      /* owner writes (OWN_ADD), ng_stats_read reads */
+	ng_stack *stack_cache;    /* per-P standard-size stacks (stack.c) */
 	int stack_cache_n;
 	uint64_t goid_next, goid_end; /* batch of ids */
-	int64_t live;                 /* spawned here minus exited here (sum over Ps = live Gs) */
+	_Atomic int64_t live;         /* spawned here minus exited here (sum over Ps = live Gs) */
 	ng_pstats stats;              /* owner writes (OWN_ADD), anyone reads relaxed */
 	/* foreign writers: Gs that must run here (attr.proc / numa_node) */
 	_Alignas(NG_CACHELINE) pthread_mutex_t inbox_lock;
@@ -353,6 +353,10 @@ typedef struct ng_m {
 	uint64_t oldblock; /* oldp->block as this M set it */
 	bool spinning;     /* looking for work; counted in sched.nmspinning */
 	bool blocked;      /* in ng_block_enter (issue: sysmon) */
+	/* running timer callbacks (timer.c), maybe on a goroutine's stack: a
+	 * cooperative preemption there would park the G with its timer still
+	 * RUNNING, and ng_tmr_del spins on that state */
+	bool in_timers;
 	int id;
 	int bound_p;            /* P whose PUs the thread is bound to, -1 none */
 	int spin_group;         /* group counted in sched.group_spinning, -1 none */
@@ -446,7 +450,10 @@ typedef struct ng_sched {
 	_Atomic uint64_t stat_preempt_req, stat_preempt_async, stat_preempt_coop,
 	    stat_preempt_deferred;
 	_Atomic uint64_t stat_chan[4]; /* ng_count_chan from threads without a P */
-	int32_t max_blocked;           /* bound on them */
+	/* ng_gauge_add from threads without a P, and the Ps' shares folded in
+	 * when the runtime shuts down (a channel may outlive its run) */
+	_Atomic int64_t gauge[2];
+	int32_t max_blocked; /* bound on them */
 	/* hooks other modules install: can anything still wake a goroutine? */
 	int (*pending_wakers[8])(void);
 	int npending_wakers;
@@ -457,15 +464,26 @@ extern ng_sched ng_sched_g;
 /* A dead goroutine's frames never return, so ASan's redzone poison for them
  * stays in the shadow; a G reusing that stack must start clean. */
 #if NG_ASAN
+#pragma GCC visibility push(default) /* the sanitizer runtime's */
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#pragma GCC visibility pop
 static inline void ng_asan_fresh_stack(const ng_stack *s)
 {
 	__asan_unpoison_memory_region(s->lo, (size_t)(s->hi - s->lo));
 }
+/* Stack memory about to be unmapped: its poison would outlive it and be
+ * found by whoever maps the range next, outside ASan's allocator (a driver's
+ * mmap, read by an intercepted memcpy: a false stack-buffer-underflow). */
+void ng_asan_forget(void *lo, size_t len);
 #else
 static inline void ng_asan_fresh_stack(const ng_stack *s)
 {
 	(void)s;
+}
+static inline void ng_asan_forget(void *lo, size_t len)
+{
+	(void)lo;
+	(void)len;
 }
 #endif
 
@@ -500,6 +518,13 @@ static inline void ng_count_chan(int k)
 		atomic_fetch_add_explicit(&ng_sched_g.stat_chan[k], 1, memory_order_relaxed);
 }
 
+/* Gauges of live objects (ng_stats): channels, user timers. */
+enum { NG_GAUGE_CHANS, NG_GAUGE_TIMERS };
+/* Add d to gauge k: on the P this thread holds (plain load and store, like
+ * ng_count_chan), else a relaxed atomic add.  Out of line, so a caller
+ * that parked before it cannot reuse a stale TLS address. */
+void ng_gauge_add(int k, int64_t d);
+
 /* ---- notes (futex) ---- */
 void ng_note_clear(ng_note *n);
 void ng_note_wakeup(ng_note *n);
@@ -509,6 +534,17 @@ bool ng_note_sleep_until(ng_note *n, int64_t deadline);
 
 /* ---- time ---- */
 int64_t ng_nanotime(void);
+/* t + ns for a relative timeout: past int64_t it is "in 292 years", never a
+ * wrapped (past) time.  One below INT64_MAX, which timer_next uses for
+ * "no timer": a far timer is still a timer (the deadlock detector counts
+ * it, as Go's checkdead counts any timer). */
+static inline int64_t ng_time_add(int64_t t, int64_t ns)
+{
+	int64_t r;
+	if (__builtin_add_overflow(t, ns, &r) || r == INT64_MAX)
+		return ns > 0 ? INT64_MAX - 1 : INT64_MIN;
+	return r;
+}
 
 /* ---- fast random (per M, or per thread for foreign threads) ---- */
 uint32_t ng_fastrand(void);
@@ -547,6 +583,14 @@ void ng_foreign_unblocked_counted(void);
 /* Register a function telling whether some waker (timer, poller, device)
  * could still ready a goroutine: the deadlock detector asks them all. */
 void ng_register_pending_waker(int (*fn)(void));
+/* Pollers of other modules (offload, MPI): completions no fd reports.
+ * While ng_ext_poll_active > 0, an M that finds no local or global work
+ * calls every poll function before it steals (each readies what completed
+ * and returns how many, never blocks), and sysmon calls them every tick.
+ * The scheduler's cost while nothing is outstanding is one relaxed load. */
+extern _Atomic int32_t ng_ext_poll_active;
+void ng_register_ext_poller(int (*poll)(void));
+int ng_ext_poll(void);
 
 int ng_sched_init(int nprocs);
 int ng_runtime_thread_create_locked(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
@@ -555,12 +599,15 @@ enum { NG_P_RUNNING = 0, NG_P_BLOCKED = 1, NG_P_RETAKEN = 2 };
 /* sysmon took p from an M in a blocking call: hand it to another M. */
 void ng_handoff_p(ng_p *p);
 /* sysmon.c */
-void ng_sysmon_start(void);
+int ng_sysmon_start(void); /* 0, or -EAGAIN: its thread cannot be created */
 void ng_sysmon_stop(void);
-void ng_sysmon_busy_locked(void); /* a P left the idle list */
-void ng_sched_start_m0(void);
+void ng_sysmon_busy_locked(void);      /* a P left the idle list */
+int ng_sched_start_m0(void);           /* boot: the first M, unless one exists */
+void ng_sched_retry_newm(int64_t now); /* sysmon: Ps waiting for a new M */
 void ng_sched_shutdown(void);
 void ng_checkdead_locked(void);
+/* Can anything still ready a goroutine (ng_stop waits while so)? */
+bool ng_quiesce_held(void);
 int ng_count_threads(void); /* entries in /proc/self/task, -1 if unreadable */
 void ng_mstart_thread(ng_p *p, bool spinning);
 
@@ -568,6 +615,8 @@ void ng_mstart_thread(ng_p *p, bool spinning);
 
 /* Some P has been asked to give up its slice (sysmon sets it each tick). */
 extern _Atomic int ng_preempt_any;
+/* May an async preemption stop a goroutine at pc? (rule 3 in preempt.c) */
+bool ng_preempt_pc_safe(uintptr_t pc);
 void ng_preempt_coop_slow(void);
 /* Cooperative preemption point, in runtime calls that could otherwise keep
  * a goroutine on its P forever without switching (non-blocking channel
@@ -667,6 +716,7 @@ enum ng_trace_type {
 	NG_TRACE_BLOCK,   /* it parks: arg8 = its wait reason */
 	NG_TRACE_IDLE,    /* the P is given up: nothing to run */
 	NG_TRACE_STEAL,   /* arg16 = victim P, arg32 = goroutines, arg8 = class */
+	NG_TRACE_OFFLOAD, /* arg8 = 0 submitted / 1 waited, arg32 = OpenCL status */
 };
 extern bool ng_trace_on; /* set at boot, before any M runs */
 void ng_trace_start(const char *path, int nprocs);
@@ -679,6 +729,12 @@ static inline void ng_trace(ng_p *p, int type, uint64_t goid, uint32_t arg32, ui
 	if (NG_UNLIKELY(ng_trace_on))
 		ng_trace_record(p, type, goid, arg32, arg16, arg8);
 }
+/* Offload operations (offload/): NG_TRACE_OFFLOAD events on the calling
+ * goroutine's P (arg8: 0 submitted, 1 its wait returned; arg32: the
+ * OpenCL status), and the ng_stats counters. */
+void ng_trace_offload(int what, int32_t status);
+enum { NG_SO_OPS, NG_SO_DONE, NG_SO_FAILED, NG_SO_PARKS, NG_SO_COUNT };
+extern _Atomic uint64_t ng_stat_offload[NG_SO_COUNT];
 /* The switch and park paths pass only the M (its P and curg say the rest),
  * so that tracing off costs them a branch and no registers. */
 void ng_trace_m(struct ng_m *m, int type);
@@ -722,5 +778,7 @@ void *ng_topo_alloc_node(size_t size, int node); /* page-granular, zeroed, place
 void ng_topo_free_node(void *p, size_t size);
 /* Untouched memory for node: counted in the census and bound there. */
 void ng_topo_place(void *mem, size_t size, int node);
+
+#pragma GCC visibility pop
 
 #endif

@@ -30,6 +30,8 @@
 #define _GNU_SOURCE
 #include "netpoll.h"
 
+#include "fault.h"
+
 #include "sched_inline.h"
 #include "timer.h"
 #include "waitq.h"
@@ -49,12 +51,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#if NG_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #define S ng_sched_g
 
 #define NP_SYSMON_NS 10000000LL /* sysmon polls when nobody did for this long */
 #define NP_EVENTS    128
 
 enum { NP_R = 0, NP_W = 1, NP_RW = 2 }; /* a waiter's direction: its list */
+
+/* NUMAGO_FAULT=eintr: the call is not made and says EINTR, as when a signal
+ * lands before it could do anything; the callers retry it as they retry a
+ * real one. */
+#define EINTR_FAULT() (ng_fault(NG_FAULT_EINTR) && (errno = EINTR, true))
 
 /* flags of a descriptor record */
 #define NP_NONBLOCK 1u /* we saw O_NONBLOCK set */
@@ -258,6 +269,14 @@ static int np_wait(int ep, struct epoll_event *evs, const struct timespec *ts)
 #ifdef SYS_epoll_pwait2
 	if (!atomic_load_explicit(&np.no_pwait2, memory_order_relaxed)) {
 		long r = syscall(SYS_epoll_pwait2, ep, evs, NP_EVENTS, ts, NULL, 0);
+#if NG_TSAN
+		/* TSan sees epoll_ctl -> epoll_wait as synchronising (its
+		 * interceptors), not a raw system call: say what the kernel
+		 * orders, or a descriptor registered by another thread looks
+		 * like a race when its event arrives here. */
+		if (r > 0)
+			__tsan_acquire(&np.epfd);
+#endif
 		if (r >= 0 || (errno != ENOSYS && errno != EPERM))
 			return (int)r;
 		atomic_store_explicit(&np.no_pwait2, 1, memory_order_relaxed);
@@ -278,7 +297,11 @@ static ng_g *np_poll(const struct timespec *ts, bool block)
 	if (ep < 0)
 		return NULL;
 	struct epoll_event evs[NP_EVENTS];
-	int n = block ? np_wait(ep, evs, ts) : epoll_wait(ep, evs, NP_EVENTS, 0);
+	int n = EINTR_FAULT() ? -1
+	        : block       ? np_wait(ep, evs, ts)
+	                      : epoll_wait(ep, evs, NP_EVENTS, 0);
+	/* EINTR: nothing is lost (the events stay queued in the set) and the
+	 * blocking poller's caller sleeps again for what is left */
 	if (n < 0) {
 		if (errno != EINTR)
 			ng_fatal("netpoll: epoll_wait failed: %s", strerror(errno));
@@ -451,6 +474,9 @@ static int pd_get(int fd, uint32_t need, np_desc **out)
 	if ((need & NP_REG) && !(f & (NP_REG | NP_NOPOLL))) {
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 		                         .data.ptr = pd};
+#if NG_TSAN
+		__tsan_release(&np.epfd); /* for np_wait's raw epoll_pwait2 */
+#endif
 		if (epoll_ctl(atomic_load(&np.epfd), EPOLL_CTL_ADD, fd, &ev) == 0 ||
 		    errno == EEXIST) {
 			f |= NP_REG;
@@ -568,14 +594,20 @@ static int thread_efd(void)
 static int pd_fwait(np_desc *pd, int fd, short pev, const np_snap *s, int64_t deadline)
 {
 	struct timespec ts = {0, 0}, *tsp = &ts;
+	bool expired = false;
 	if (deadline == NG_FOREVER) {
 		tsp = NULL;
 	} else if (deadline != 0) {
-		int64_t left = deadline - ng_nanotime();
-		if (left <= 0)
-			return -ETIMEDOUT;
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
+		/* Expired (any other negative deadline is a time long past, and
+		 * would overflow the subtraction): still look, as a goroutine
+		 * does before parking, so a ready descriptor is ready in both. */
+		int64_t now = ng_nanotime();
+		expired = deadline < 0 || deadline <= now;
+		if (!expired) {
+			int64_t left = deadline - now;
+			ts.tv_sec = left / 1000000000;
+			ts.tv_nsec = left % 1000000000;
+		}
 	}
 	int efd = thread_efd();
 	if (efd < 0)
@@ -596,7 +628,7 @@ static int pd_fwait(np_desc *pd, int fd, short pev, const np_snap *s, int64_t de
 	pd->fw = &fw;
 	pd_unlock(pd);
 	struct pollfd pfd[2] = {{.fd = fd, .events = pev}, {.fd = efd, .events = POLLIN}};
-	int n = ppoll(pfd, 2, tsp, NULL);
+	int n = EINTR_FAULT() ? -1 : ppoll(pfd, 2, tsp, NULL);
 	int perr = errno;
 	pd_lock(pd);
 	if (fw.prev != NULL)
@@ -621,6 +653,8 @@ static int pd_fwait(np_desc *pd, int fd, short pev, const np_snap *s, int64_t de
 		return -EBADF;
 	if (n == 0 && deadline == 0)
 		return -EAGAIN;
+	if (expired && pfd[0].revents == 0)
+		return -ETIMEDOUT;
 	return pfd[0].revents;
 }
 
@@ -683,7 +717,7 @@ int ng_fd_wait(int fd, int events, int64_t deadline)
 		/* Edge-triggered events say what changed, not what is: look at
 		 * the state once, then wait for a change. */
 		struct pollfd p = {.fd = fd, .events = pev};
-		int k = poll(&p, 1, 0);
+		int k = EINTR_FAULT() ? -1 : poll(&p, 1, 0);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -722,7 +756,7 @@ ssize_t ng_read(int fd, void *buf, size_t n, int64_t deadline)
 	for (;;) {
 		np_snap s;
 		pd_snap(pd, &s);
-		ssize_t r = read(fd, buf, n);
+		ssize_t r = EINTR_FAULT() ? -1 : read(fd, buf, n);
 		if (r >= 0)
 			return r;
 		if (errno == EINTR)
@@ -749,8 +783,9 @@ ssize_t ng_write(int fd, const void *buf, size_t n, int64_t deadline)
 		np_snap s;
 		pd_snap(pd, &s);
 		const char *from = (const char *)buf + done;
-		ssize_t r =
-		    sock ? send(fd, from, n - done, MSG_NOSIGNAL) : write(fd, from, n - done);
+		ssize_t r = EINTR_FAULT() ? -1
+		            : sock        ? send(fd, from, n - done, MSG_NOSIGNAL)
+		                          : write(fd, from, n - done);
 		if (r > 0 || (r == 0 && done == n)) {
 			done += (size_t)r;
 			if (done == n)
@@ -793,7 +828,8 @@ int ng_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadlin
 	for (;;) {
 		np_snap s;
 		pd_snap(pd, &s);
-		int nfd = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int nfd =
+		    EINTR_FAULT() ? -1 : accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (nfd >= 0) {
 			pd_fresh(nfd, NP_NONBLOCK | NP_SOCK);
 			return nfd;
@@ -822,14 +858,23 @@ int ng_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t d
 		return rc;
 	np_snap s;
 	pd_snap(pd, &s);
-	if (connect(fd, addr, addrlen) == 0)
+	int r = connect(fd, addr, addrlen);
+	/* NUMAGO_FAULT=eintr: a signal during the call, which made it (the
+	 * kernel goes on connecting after EINTR) */
+	if ((r == 0 || errno == EINPROGRESS) && EINTR_FAULT())
+		r = -1;
+	if (r == 0)
 		return 0;
 	/* EINTR: the kernel goes on connecting, as after EINPROGRESS */
 	if (errno != EINPROGRESS && errno != EALREADY && errno != EINTR)
 		return -errno;
+	/* After EINTR the connection may be made already, and the event that
+	 * said so gone by: look before waiting for one. */
+	bool look = errno == EINTR;
 	for (;;) {
-		if ((rc = pd_wait(pd, fd, NP_W, &s, deadline, gor)) < 0)
+		if (!look && (rc = pd_wait(pd, fd, NP_W, &s, deadline, gor)) < 0)
 			return rc;
+		look = false;
 		pd_snap(pd, &s);
 		int err = 0;
 		socklen_t len = sizeof err;

@@ -21,12 +21,21 @@
  *   1. The signal must be ours (m->preempt_req) and still about the slice
  *      that is running; anything else is forwarded to a previous handler.
  *   2. The M must be running a goroutine that holds its P, outside
- *      ng_block_enter/exit, with no switch in flight.
+ *      ng_block_enter/exit, with no switch in flight, and the handler must
+ *      be on that goroutine's stack (between execute() naming the next
+ *      goroutine and the switch onto its stack, the M is still on g0).
  *   3. The interrupted PC must lie in the program's own code: the main
  *      executable or a shared object outside the system library
  *      directories, as mapped when the runtime booted, and never in
  *      numago itself (its code is one block, ng_text_start..ng_text_end, made by the
- *      partial link in CMakeLists.txt).  Inside libc, the loader, the
+ *      partial link in CMakeLists.txt), nor in a PLT stub: a statically
+ *      linked numago reaches libc and the sanitizer runtimes through the
+ *      program's PLT, so a stub may be runtime code mid-switch (a signal
+ *      in the stub for __sanitizer_start_switch_fiber, called on g0 after
+ *      execute(), once switched g0's context away as if it were g's), nor
+ *      in a sanitizer or fuzzer runtime linked into the program (clang's
+ *      static ASan, UBSan and libFuzzer, which instrumented numago calls
+ *      while holding its locks), found from the program's symbol table.  Inside libc, the loader, the
  *      vDSO, a sanitizer runtime or any system library the goroutine may
  *      hold a lock that another goroutine on the same thread would need,
  *      or be halfway through runtime state: the request is deferred (it
@@ -54,7 +63,9 @@
  * dlopen()ed after boot count as system code.  NUMAGO_DEBUG=asyncpreemptoff=1
  * or time_slice < 0 turns the signals off; the cooperative checks stay. */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -62,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -92,6 +104,21 @@ typedef struct code_range {
 /* Written at boot before the handler is installed, read-only after. */
 static code_range safe_code[MAX_RANGES];
 static int nsafe_code;
+/* PLT stubs inside safe_code: numago linked statically calls libc (and, in
+ * sanitizer builds, the sanitizer runtime) through the program's PLT, so a
+ * PC there may belong to runtime code halfway through a switch. */
+static code_range plt_code[MAX_RANGES];
+static int nplt_code;
+/* Sanitizer and fuzzer runtimes linked statically into the program (clang's
+ * -fsanitize=address,fuzzer): numago, instrumented, calls their interceptors
+ * and coverage callbacks while holding its own locks, and to the PC test
+ * they looked like program code.  Found from the program's symbol table,
+ * once per process (it does not change; reading it per ng_run would cost
+ * milliseconds), as offsets from the load address, sorted and merged. */
+static code_range *san_code;
+static int nsan_code;
+static bool san_scanned;
+static uintptr_t san_base;
 static uintptr_t rt_lo, rt_hi;
 static bool saw_libc;
 static code_range tsan_code; /* libtsan's code, under TSan */
@@ -106,6 +133,153 @@ static bool system_object(const char *name)
 		if (strncmp(name, dirs[i], strlen(dirs[i])) == 0)
 			return true;
 	return strncmp(name, "linux-", 6) == 0; /* the vDSO */
+}
+
+static bool read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pread(fd, buf, len, (off_t)off) == (ssize_t)len;
+}
+
+static bool sanitizer_symbol(const char *n)
+{
+	static const char *const plain[] = {
+	    "__sanitizer", "__interceptor", "___interceptor", "__asan",   "__ubsan",
+	    "__lsan",      "__tsan",        "__msan",         "__hwasan", "__sancov"};
+	/* C++ namespaces of the same runtimes and libFuzzer's, mangled:
+	 * _ZN<len><name> or _ZNK<len><name> */
+	static const char *const spaces[] = {"__sanitizer",    "__asan",   "__ubsan",
+	                                     "__lsan",         "__tsan",   "__msan",
+	                                     "__interception", "__sancov", "fuzzer"};
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+		if (strncmp(n, plain[i], strlen(plain[i])) == 0)
+			return true;
+	if (strncmp(n, "_ZN", 3) != 0)
+		return false;
+	n += 3;
+	if (*n == 'K')
+		n++;
+	char *end;
+	unsigned long len = strtoul(n, &end, 10);
+	if (end == n)
+		return false;
+	for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++)
+		if (len == strlen(spaces[i]) && strncmp(end, spaces[i], len) == 0)
+			return true;
+	return false;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const code_range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The functions of statically linked sanitizer/fuzzer runtimes, from the
+ * symbol table sh[symtab] of the ELF file fd (a stripped program has none,
+ * and then nothing is found): sorted, merged, as offsets from its base. */
+static void scan_sanitizers(int fd, const ElfW(Shdr) * sh, int nsh, const ElfW(Shdr) * symtab)
+{
+	if (symtab->sh_link >= (ElfW(Word))nsh || symtab->sh_entsize != sizeof(ElfW(Sym)))
+		return;
+	const ElfW(Shdr) *st = &sh[symtab->sh_link];
+	size_t n = symtab->sh_size / sizeof(ElfW(Sym));
+	char *strtab = NULL;
+	ElfW(Sym) *syms = NULL;
+	code_range *r = NULL;
+	int nr = 0;
+	if ((strtab = malloc(st->sh_size + 1)) == NULL ||
+	    !read_at(fd, strtab, st->sh_size, st->sh_offset) ||
+	    (syms = malloc(n * sizeof *syms)) == NULL ||
+	    !read_at(fd, syms, n * sizeof *syms, symtab->sh_offset) ||
+	    (r = malloc(n * sizeof *r)) == NULL)
+		goto out;
+	strtab[st->sh_size] = '\0';
+	for (size_t k = 0; k < n; k++) {
+		if (ELF64_ST_TYPE(syms[k].st_info) != STT_FUNC || syms[k].st_size == 0 ||
+		    syms[k].st_value == 0 || syms[k].st_name >= st->sh_size ||
+		    !sanitizer_symbol(strtab + syms[k].st_name))
+			continue;
+		r[nr++] = (code_range){syms[k].st_value, syms[k].st_value + syms[k].st_size};
+	}
+	if (nr == 0)
+		goto out;
+	qsort(r, (size_t)nr, sizeof *r, range_cmp);
+	int m = 0;
+	for (int k = 1; k < nr; k++) {
+		/* functions laid end to end, up to alignment padding */
+		if (r[k].lo <= r[m].hi + 64) {
+			if (r[k].hi > r[m].hi)
+				r[m].hi = r[k].hi;
+		} else {
+			r[++m] = r[k];
+		}
+	}
+	san_code = r;
+	nsan_code = m + 1;
+	r = NULL;
+out:
+	free(r);
+	free(syms);
+	free(strtab);
+}
+
+/* One read of the section headers of the ELF file at path, loaded at base:
+ * its PLT sections (.plt, .plt.sec, .plt.got, .iplt; headers are not mapped,
+ * so they come from the file, at boot) and, with symbols, the sanitizer
+ * runtimes linked into it. */
+static void scan_object(const char *path, uintptr_t base, bool symbols)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ElfW(Ehdr) eh;
+	ElfW(Shdr) *sh = NULL;
+	char *names = NULL;
+	if (!read_at(fd, &eh, sizeof eh, 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shnum == 0 ||
+	    eh.e_shstrndx >= eh.e_shnum || (sh = malloc(eh.e_shnum * sizeof *sh)) == NULL ||
+	    !read_at(fd, sh, eh.e_shnum * sizeof *sh, eh.e_shoff))
+		goto out;
+	size_t nlen = sh[eh.e_shstrndx].sh_size;
+	if ((names = malloc(nlen + 1)) == NULL ||
+	    !read_at(fd, names, nlen, sh[eh.e_shstrndx].sh_offset))
+		goto out;
+	names[nlen] = '\0';
+	for (int i = 0; i < eh.e_shnum; i++) {
+		if (symbols && sh[i].sh_type == SHT_SYMTAB) {
+			scan_sanitizers(fd, sh, eh.e_shnum, &sh[i]);
+			symbols = false; /* one symbol table */
+		}
+		if (sh[i].sh_name >= nlen || !(sh[i].sh_flags & SHF_EXECINSTR) ||
+		    sh[i].sh_size == 0 || nplt_code == MAX_RANGES)
+			continue;
+		const char *n = names + sh[i].sh_name;
+		if (strncmp(n, ".plt", 4) == 0 || strcmp(n, ".iplt") == 0)
+			plt_code[nplt_code++] = (code_range){base + sh[i].sh_addr,
+			                                     base + sh[i].sh_addr + sh[i].sh_size};
+	}
+out:
+	free(names);
+	free(sh);
+	close(fd);
+}
+
+static bool in_sanitizer(uintptr_t pc)
+{
+	if (nsan_code == 0 || pc < san_base)
+		return false;
+	uintptr_t off = pc - san_base;
+	int lo = 0, hi = nsan_code;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (off < san_code[mid].lo)
+			hi = mid;
+		else if (off >= san_code[mid].hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
 }
 
 static int add_object(struct dl_phdr_info *info, size_t size, void *first)
@@ -130,6 +304,12 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *first)
 	}
 	if (!main_program && (*name == '\0' || system_object(name)))
 		return 0;
+	if (main_program)
+		san_base = info->dlpi_addr;
+	/* the program's symbols do not change: read them once per process */
+	scan_object(main_program ? "/proc/self/exe" : name, info->dlpi_addr,
+	            main_program && !san_scanned);
+	san_scanned |= main_program;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || nsafe_code == MAX_RANGES)
@@ -143,9 +323,14 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *first)
 	return 0;
 }
 
-static bool pc_async_safe(uintptr_t pc)
+bool ng_preempt_pc_safe(uintptr_t pc)
 {
 	if (pc >= rt_lo && pc < rt_hi)
+		return false;
+	for (int i = 0; i < nplt_code; i++)
+		if (pc >= plt_code[i].lo && pc < plt_code[i].hi)
+			return false;
+	if (in_sanitizer(pc))
 		return false;
 	for (int i = 0; i < nsafe_code; i++)
 		if (pc >= safe_code[i].lo && pc < safe_code[i].hi)
@@ -265,7 +450,10 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucv)
 	if (g == NULL || p == NULL || m->blocked || m->after != NG_AFTER_NONE ||
 	    (!stopping && !slice_asked(p)))
 		goto out;
-	if (!pc_async_safe(stopped_pc(uc))) {
+	/* The handler runs on the interrupted stack: outside g's, the M is on
+	 * g0 between execute() naming g and the switch onto g's stack. */
+	char *sp = __builtin_frame_address(0);
+	if (sp < g->stack.lo || sp >= g->stack.hi || !ng_preempt_pc_safe(stopped_pc(uc))) {
 		atomic_fetch_add_explicit(&S.stat_preempt_deferred, 1, memory_order_relaxed);
 		goto out;
 	}
@@ -299,7 +487,7 @@ bool ng_preempt_take(ng_p *p)
 void ng_preempt_coop_slow(void)
 {
 	ng_m *m = ng_getm();
-	if (m == NULL || m->curg == NULL || m->p == NULL || m->blocked)
+	if (m == NULL || m->curg == NULL || m->p == NULL || m->blocked || m->in_timers)
 		return;
 	ng_p *p = m->p;
 	if (!slice_asked(p))
@@ -346,6 +534,7 @@ void ng_preempt_init(void)
 	rt_lo = (uintptr_t)ng_text_start;
 	rt_hi = (uintptr_t)ng_text_end;
 	nsafe_code = 0;
+	nplt_code = 0;
 	saw_libc = false;
 	tsan_code = (code_range){0, 0};
 	bool first = true;

@@ -152,13 +152,13 @@ static void gfree_publish_locked(void)
  * quota. */
 static void gfree_refill_locked(ng_p *p, ng_g **list, int32_t *n)
 {
-	while (*list != NULL && p->gfree_n < NG_GFREE_LOCAL_MAX / 2) {
+	while (*list != NULL && RELAXED(p->gfree_n) < NG_GFREE_LOCAL_MAX / 2) {
 		ng_g *g = *list;
 		*list = g->schedlink;
 		(*n)--;
 		g->schedlink = p->gfree;
 		p->gfree = g;
-		p->gfree_n++;
+		OWN_ADD(p->gfree_n, 1);
 	}
 }
 
@@ -174,7 +174,7 @@ static ng_g *gfget_global(ng_p *p)
 	if (p->gfree != NULL) {
 		got = p->gfree;
 		p->gfree = got->schedlink;
-		p->gfree_n--;
+		OWN_ADD(p->gfree_n, -1);
 	}
 	return got;
 }
@@ -207,7 +207,7 @@ ng_g *ng_g_alloc(ng_p *p, size_t stack_size)
 		g = p->gfree;
 		if (NG_LIKELY(g != NULL)) {
 			p->gfree = g->schedlink;
-			p->gfree_n--;
+			OWN_ADD(p->gfree_n, -1);
 		} else if (atomic_load_explicit(&S.gfree_avail, memory_order_relaxed) > 0) {
 			g = gfget_global(p);
 		}
@@ -263,15 +263,16 @@ void ng_g_free(ng_p *p, ng_g *g)
 	}
 	g->schedlink = p->gfree;
 	p->gfree = g;
-	if (NG_LIKELY(++p->gfree_n <= NG_GFREE_LOCAL_MAX))
+	OWN_ADD(p->gfree_n, 1);
+	if (NG_LIKELY(RELAXED(p->gfree_n) <= NG_GFREE_LOCAL_MAX))
 		return;
 	/* Spill half to the global list. */
 	ng_g *batch = NULL;
 	int n = 0;
-	while (p->gfree_n > NG_GFREE_LOCAL_MAX / 2) {
+	while (RELAXED(p->gfree_n) > NG_GFREE_LOCAL_MAX / 2) {
 		ng_g *x = p->gfree;
 		p->gfree = x->schedlink;
-		p->gfree_n--;
+		OWN_ADD(p->gfree_n, -1);
 		x->schedlink = batch;
 		batch = x;
 		n++;
@@ -493,7 +494,7 @@ int ng_go_at(void (*fn)(void *), void *arg, const char *file, int line)
 	    NG_LIKELY((g = m->p->gfree) != NULL)) {
 		ng_p *p = m->p;
 		p->gfree = g->schedlink;
-		p->gfree_n--;
+		OWN_ADD(p->gfree_n, -1);
 		g->schedlink = NULL;
 		g->fn = fn;
 		g->arg = arg;

@@ -6,6 +6,7 @@
  * host a goroutine.  The runtime can be started again after it stops (tests
  * and benchmarks boot it many times in one process). */
 #define _GNU_SOURCE
+#include "fault.h"
 #include "internal.h"
 #include "../perf/sde.h"
 
@@ -130,6 +131,19 @@ static bool env_bool(const char *name, bool dflt)
 	return dflt;
 }
 
+/* Everything boot set up once the scheduler exists, in reverse; boot_lock
+ * held, S.running clear. */
+static void teardown_locked(void)
+{
+	ng_sched_shutdown();
+	ng_counters_fini(); /* every M closed its counters as it exited */
+	ng_trace_finish();  /* every M stopped: the per-P buffers are still */
+	ng_stack_fini();
+	ng_topo_unload();
+	ng_dump_uninstall_sigquit();
+	ng_preempt_fini();
+}
+
 static int boot(const ng_config *cfg, bool embedded)
 {
 	ng_config zero;
@@ -147,6 +161,7 @@ static int boot(const ng_config *cfg, bool embedded)
 		return -EBUSY;
 	}
 	parse_debug();
+	ng_fault_init();             /* NUMAGO_FAULT */
 	int rc = ng_counters_init(); /* NUMAGO_COUNTERS */
 	if (rc != 0) {
 		pthread_mutex_unlock(&boot_lock);
@@ -206,13 +221,26 @@ static int boot(const ng_config *cfg, bool embedded)
 	 * (their TLS says so); only the active count restarts */
 	atomic_store(&S.foreign_active, 0);
 	S.time_slice = cfg->time_slice > 0 ? cfg->time_slice : NG_TIME_SLICE_DEFAULT_NS;
+	/* A slice of centuries means "never"; sysmon adds it to a start time
+	 * and the adaptive policy doubles it, which must not overflow. */
+	if (S.time_slice > ((int64_t)1 << 60))
+		S.time_slice = (int64_t)1 << 60;
 	S.async_preempt = cfg->time_slice >= 0 && !ng_debug_g.asyncpreemptoff;
 	ng_trace_start(getenv("NUMAGO_TRACE"), procs);
 	ng_preempt_init();
 	ng_stack_install_segv_handler();
 	ng_dump_install_sigquit();
-	if (!ng_debug_g.no_sysmon)
-		ng_sysmon_start();
+	/* The runtime's threads: sysmon, and for ng_start the first M (ng_run
+	 * makes it for its main goroutine).  Without them it is no runtime. */
+	rc = ng_debug_g.no_sysmon ? 0 : ng_sysmon_start();
+	if (rc == 0 && embedded)
+		rc = ng_sched_start_m0();
+	if (rc != 0) {
+		ng_warn("cannot start: cannot create the runtime's threads (%s)", strerror(-rc));
+		teardown_locked();
+		pthread_mutex_unlock(&boot_lock);
+		return rc;
+	}
 	atomic_store(&S.running, 1);
 	ng_sde_start(); /* PAPI SDE: reads see this run's statistics */
 	pthread_mutex_unlock(&boot_lock);
@@ -224,13 +252,7 @@ static void shutdown_runtime(void)
 	pthread_mutex_lock(&boot_lock);
 	ng_sde_stop(); /* PAPI SDE: keep the last values; before the Ps go */
 	atomic_store(&S.running, 0);
-	ng_sched_shutdown();
-	ng_counters_fini(); /* every M closed its counters as it exited */
-	ng_trace_finish();  /* every M stopped: the per-P buffers are still */
-	ng_stack_fini();
-	ng_topo_unload();
-	ng_dump_uninstall_sigquit();
-	ng_preempt_fini();
+	teardown_locked();
 	pthread_mutex_unlock(&boot_lock);
 }
 
@@ -263,6 +285,11 @@ int ng_run(const ng_config *cfg, int (*main_fn)(void *), void *arg)
 	ng_go_attr attr = NG_GO_ATTR_INIT;
 	attr.name = "main";
 	rc = ng_spawn(&attr, main_trampoline, &a, NULL, 0, NULL, 0, false);
+	if (rc == -ENOMEM)
+		ng_warn("cannot start: cannot allocate the main goroutine's stack (%s)",
+		        strerror(ENOMEM));
+	else if (rc == 0 && (rc = ng_sched_start_m0()) != 0)
+		ng_warn("cannot start: cannot create the runtime's threads (%s)", strerror(-rc));
 	if (rc != 0) {
 		shutdown_runtime();
 		return rc;
@@ -288,10 +315,8 @@ int ng_stop(void)
 		return -EINVAL; /* a goroutine cannot wait for its own runtime to stop */
 	pthread_mutex_lock(&S.lock);
 	atomic_store(&S.quiesce_waiting, 1);
-	bool quiet = S.mcount - S.nmidle - S.nmsys == 0 && atomic_load(&S.runqsize) == 0;
-	for (int i = 0; i < S.npending_wakers && quiet; i++)
-		if (S.pending_wakers[i]())
-			quiet = false;
+	bool quiet = S.mcount - S.nmidle - S.nmsys == 0 && atomic_load(&S.runqsize) == 0 &&
+	             !ng_quiesce_held();
 	if (quiet)
 		atomic_store(&S.quiesce_waiting, 0);
 	pthread_mutex_unlock(&S.lock);

@@ -34,6 +34,7 @@
  * before a P's inbox lock.
  */
 #define _GNU_SOURCE
+#include "fault.h"
 #include "internal.h"
 #include "netpoll.h"
 #include "runq.h"
@@ -94,10 +95,20 @@ void ng_note_wakeup(ng_note *n)
 		futex(&n->key, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
+/* A futex wait.  EINTR (a signal, or NUMAGO_FAULT=eintr standing in for
+ * one) and spurious returns are the same to the callers: they look at the
+ * key again and wait for what is left of their deadline. */
+static void futex_wait(ng_note *n, const struct timespec *ts)
+{
+	if (ng_fault(NG_FAULT_EINTR))
+		return;
+	futex(&n->key, FUTEX_WAIT_PRIVATE, 0, ts);
+}
+
 void ng_note_sleep(ng_note *n)
 {
 	while (atomic_load_explicit(&n->key, memory_order_acquire) == 0)
-		futex(&n->key, FUTEX_WAIT_PRIVATE, 0, NULL);
+		futex_wait(n, NULL);
 }
 
 bool ng_note_sleep_until(ng_note *n, int64_t deadline)
@@ -109,7 +120,28 @@ bool ng_note_sleep_until(ng_note *n, int64_t deadline)
 		if (left <= 0)
 			return atomic_load_explicit(&n->key, memory_order_acquire) != 0;
 		struct timespec ts = {left / 1000000000, left % 1000000000};
-		futex(&n->key, FUTEX_WAIT_PRIVATE, 0, &ts);
+		futex_wait(n, &ts);
+	}
+}
+
+/* ----------------------------------------------------------- spinlock --- */
+
+void ng_spin_lock_slow(_Atomic int32_t *l)
+{
+	/* Contended: back off exponentially between attempts, so the holder's
+	 * unlock is not fighting our reads for the line. */
+	for (int spins = 0, backoff = 1;; spins++) {
+		for (int i = 0; i < backoff; i++)
+			ng_cpu_relax();
+		if (backoff < 1024)
+			backoff *= 2;
+		int32_t zero = 0;
+		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
+		                                          memory_order_relaxed))
+			return;
+		if (spins >= 32)
+			sched_yield(); /* the holder lost its CPU: let it run */
 	}
 }
 
@@ -152,6 +184,22 @@ static inline ng_m *ctx_switch(ng_m *m, ng_regs *from, ng_regs *to, bool from_di
 	return m;
 }
 
+/* execute's bookkeeping on the P, after the hooks. */
+static inline __attribute__((always_inline)) void execute_p(ng_p *p, bool inherit)
+{
+	if (!inherit) {
+		p->schedtick++;
+		RQ_STORE(&p->slicetick, p->schedtick, relaxed); /* a new slice (preempt.c) */
+	}
+	uint64_t runs = RELAXED(p->stats.runs) + 1;
+	RQ_STORE(&p->stats.runs, runs, relaxed);
+	RQ_STORE(&p->schedseq, (uint32_t)runs, relaxed);
+	/* The deferred wake (sysmon.c) is settled once runnext is empty: its G
+	 * is running (here or on a thief).  Else it stays owed. */
+	if (RQ_LOAD(&p->wake_owed, relaxed) && RQ_LOAD(&p->runnext, relaxed) == NULL)
+		RQ_STORE(&p->wake_owed, 0, relaxed);
+}
+
 static inline void execute(ng_m *m, ng_g *g, bool inherit)
 {
 	ng_p *p = m->p;
@@ -159,16 +207,7 @@ static inline void execute(ng_m *m, ng_g *g, bool inherit)
 	atomic_store_explicit(&g->status, NG_G_RUNNING, memory_order_relaxed);
 	if (NG_UNLIKELY(atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed)))
 		ng_switch_hook(m, NG_TRACE_RUN);
-	if (!inherit) {
-		p->schedtick++;
-		RQ_STORE(&p->slicetick, p->schedtick, relaxed); /* a new slice (preempt.c) */
-	}
-	OWN_ADD(p->stats.runs, 1);
-	RQ_STORE(&p->schedseq, (uint32_t)RELAXED(p->stats.runs), relaxed);
-	/* The deferred wake (sysmon.c) is settled once runnext is empty: its G
-	 * is running (here or on a thief).  Else it stays owed. */
-	if (RQ_LOAD(&p->wake_owed, relaxed) && RQ_LOAD(&p->runnext, relaxed) == NULL)
-		RQ_STORE(&p->wake_owed, 0, relaxed);
+	execute_p(p, inherit);
 }
 
 /* --------------------------------------------------------- global queue --- */
@@ -391,10 +430,13 @@ static void *m_main(void *arg);
  * held.  Only TSan starts helper threads beside ours (ASan does not), e.g.
  * at the first pthread_create of a forked child: they are counted as known
  * to the deadlock detector.  A user thread created at the same moment would
- * be miscounted as one. */
+ * be miscounted as one.  NUMAGO_FAULT=thread fails it as RLIMIT_NPROC or a
+ * cgroup's pids.max would: EAGAIN. */
 int ng_runtime_thread_create_locked(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                                     void *arg)
 {
+	if (ng_fault(NG_FAULT_THREAD))
+		return EAGAIN;
 	int before = NG_TSAN ? ng_count_threads() : 0;
 	int rc = pthread_create(t, attr, fn, arg);
 	if (NG_TSAN && rc == 0 && before > 0) {
@@ -405,31 +447,94 @@ int ng_runtime_thread_create_locked(pthread_t *t, const pthread_attr_t *attr, vo
 	return rc;
 }
 
-static void newm_locked(ng_p *p, bool spinning)
+/* When a thread cannot be created (EAGAIN: RLIMIT_NPROC, a cgroup's
+ * pids.max, memory) Go dies ("failed to create new OS thread").  A batch
+ * job would rather finish late than not at all, so here the runtime goes on
+ * with the Ms it has: work queued for a new M stays queued for them, a P
+ * that had work of its own (a hand-off, a pinned goroutine's inbox) waits
+ * on pwant for the next M that goes idle, and sysmon retries the creation.
+ * Attempts back off from 1 ms to 100 ms, so a spawn loop does not pay a
+ * failing clone per ng_go.  One line says so, once per run.  Boot makes
+ * sure one M exists (ng_sched_start_m0): the Ms there are never number 0.
+ *
+ * pwant is never non-empty while an M is idle: a P goes on it only when
+ * no idle M was found, and an M about to go idle takes a P from it first,
+ * both under sched.lock. */
+#define NEWM_BACKOFF_MIN_NS 1000000LL
+#define NEWM_BACKOFF_MAX_NS 100000000LL
+static ng_p *pwant;            /* sched.lock */
+static _Atomic int32_t npwant; /* its length, for sysmon's unlocked look */
+static int64_t newm_next;      /* sched.lock: no attempt before (0: any time) */
+static int64_t newm_backoff;   /* sched.lock */
+static bool newm_warned;       /* sched.lock: said once this run */
+
+static void pwant_put_locked(ng_p *p)
 {
+	p->link = pwant;
+	pwant = p;
+	atomic_fetch_add_explicit(&npwant, 1, memory_order_relaxed);
+	ng_sysmon_busy_locked(); /* it retries the creation */
+}
+
+static ng_p *pwant_get_locked(void)
+{
+	ng_p *p = pwant;
+	if (p != NULL) {
+		pwant = p->link;
+		p->link = NULL;
+		atomic_fetch_sub_explicit(&npwant, 1, memory_order_relaxed);
+	}
+	return p;
+}
+
+/* A new M to run p.  force: ignore the back-off (boot). */
+static int newm_locked(ng_p *p, bool spinning, bool force)
+{
+	int64_t now = 0;
+	if (NG_UNLIKELY(newm_next != 0) && !force && (now = ng_nanotime()) < newm_next)
+		return -EAGAIN;
 	ng_m *m = calloc(1, sizeof *m);
-	if (m == NULL)
-		ng_fatal("cannot allocate an M (out of memory)");
-	m->id = S.mcount++;
-	m->bound_p = -1;
-	m->spin_group = -1;
-	m->nextp = p;
-	m->spinning = spinning;
-	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)ng_nanotime();
-	if (m->rand == 0)
-		m->rand = 1;
+	int rc = ENOMEM;
+	if (m != NULL) {
+		m->id = S.mcount;
+		m->bound_p = -1;
+		m->spin_group = -1;
+		m->nextp = p;
+		m->spinning = spinning;
+		m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)ng_nanotime();
+		if (m->rand == 0)
+			m->rand = 1;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		/* Ms only run the scheduler on their own stack; goroutines have
+		 * theirs.  Sanitizers need more room for their own frames. */
+		pthread_attr_setstacksize(&attr, (NG_ASAN || NG_TSAN) ? (8u << 20) : (256u << 10));
+		/* the new thread waits for sched.lock before it reads m */
+		rc = ng_runtime_thread_create_locked(&m->thread, &attr, m_main, m);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		free(m);
+		newm_backoff = newm_backoff == 0                        ? NEWM_BACKOFF_MIN_NS
+		               : newm_backoff * 2 < NEWM_BACKOFF_MAX_NS ? newm_backoff * 2
+		                                                        : NEWM_BACKOFF_MAX_NS;
+		newm_next = (now != 0 ? now : ng_nanotime()) + newm_backoff;
+		/* Before the first M exists boot reports the failure itself. */
+		if (S.mcount > 0 && !newm_warned) {
+			newm_warned = true;
+			ng_warn("cannot add an OS thread (%s): goroutines keep running on the "
+			        "threads the runtime has",
+			        strerror(rc));
+		}
+		return -rc;
+	}
+	newm_next = 0;
+	newm_backoff = 0;
+	S.mcount++;
 	m->alllink = S.allm;
 	S.allm = m;
 	atomic_fetch_add_explicit(&S.stat_ms, 1, memory_order_relaxed);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	/* Ms only run the scheduler on their own stack; goroutines have theirs.
-	 * Sanitizers need more room for their own frames. */
-	pthread_attr_setstacksize(&attr, (NG_ASAN || NG_TSAN) ? (8u << 20) : (256u << 10));
-	int rc = ng_runtime_thread_create_locked(&m->thread, &attr, m_main, m);
-	pthread_attr_destroy(&attr);
-	if (rc != 0)
-		ng_fatal("cannot create an OS thread for M%d: %s", m->id, strerror(rc));
+	return 0;
 }
 
 static ng_m *mget_locked(void)
@@ -440,6 +545,20 @@ static ng_m *mget_locked(void)
 		S.nmidle--;
 	}
 	return m;
+}
+
+/* p to an idle M, or a new one: 0, or the creation's error (p untouched). */
+static int startm_try_locked(ng_p *p, bool spinning)
+{
+	ng_m *m = mget_locked();
+	if (m == NULL)
+		return newm_locked(p, spinning, false);
+	m->spinning = spinning;
+	m->nextp = p;
+	m->wake_at = ng_nanotime();
+	atomic_fetch_add_explicit(&S.stat_wakes, 1, memory_order_relaxed);
+	ng_park_wakeup(m); /* it may be the M asleep in epoll_wait */
+	return 0;
 }
 
 /* Run p on an idle M (or a new one).  If p is NULL take an idle P; if there
@@ -455,6 +574,7 @@ static void startm_locked(ng_p *p, bool spinning)
 			atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst);
 		return;
 	}
+	bool given = p != NULL;
 	if (p == NULL) {
 		p = pidleget_locked();
 		if (p == NULL) {
@@ -463,16 +583,46 @@ static void startm_locked(ng_p *p, bool spinning)
 			return;
 		}
 	}
-	ng_m *m = mget_locked();
-	if (m == NULL) {
-		newm_locked(p, spinning);
+	if (NG_LIKELY(startm_try_locked(p, spinning) == 0))
 		return;
+	/* No thread (see pwant).  A P taken off the idle list only stood for
+	 * queued work the running Ms will get to; one handed to us has work
+	 * of its own. */
+	if (spinning)
+		atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst);
+	if (given)
+		pwant_put_locked(p);
+	else
+		pidleput_locked(p);
+}
+
+/* sysmon, each tick: retry the creation for a P on pwant once the
+ * back-off allows. */
+void ng_sched_retry_newm(int64_t now)
+{
+	if (NG_LIKELY(atomic_load_explicit(&npwant, memory_order_relaxed) == 0))
+		return;
+	pthread_mutex_lock(&S.lock);
+	if (pwant != NULL && now >= newm_next && !atomic_load(&S.stopping))
+		startm_locked(pwant_get_locked(), false);
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* Boot: the first M, so that later failures never leave the runtime with
+ * none (ng_run's main goroutine, or ng_start's first spawn, would wait
+ * forever).  It takes an idle P, finds nothing or main, and parks.  0 or
+ * the creation's error (a negative errno). */
+int ng_sched_start_m0(void)
+{
+	int rc = 0;
+	pthread_mutex_lock(&S.lock);
+	if (S.mcount == 0) {
+		ng_p *p = pidleget_locked();
+		if (p != NULL && (rc = newm_locked(p, false, true)) != 0)
+			pidleput_locked(p);
 	}
-	m->spinning = spinning;
-	m->nextp = p;
-	m->wake_at = ng_nanotime();
-	atomic_fetch_add_explicit(&S.stat_wakes, 1, memory_order_relaxed);
-	ng_park_wakeup(m); /* it may be the M asleep in epoll_wait */
+	pthread_mutex_unlock(&S.lock);
+	return rc;
 }
 
 void ng_mstart_thread(ng_p *p, bool spinning)
@@ -526,6 +676,50 @@ static bool wakers_pending(void)
 		if (S.pending_wakers[i]())
 			return true;
 	return false;
+}
+
+/* What holds ng_stop: anything that can still ready a goroutine.  A timer
+ * can only while a goroutine lives (sleeps and deadlines belong to one;
+ * ng_after and ticker channels feed one): with none left, a far ng_after
+ * or a ticker nobody stopped would hold ng_stop for good (fuzz_api). */
+bool ng_quiesce_held(void)
+{
+	bool live = ng_num_goroutines() > 0;
+	for (int i = 0; i < S.npending_wakers; i++) {
+		if (!live && S.pending_wakers[i] == ng_timers_pending_hook)
+			continue;
+		if (S.pending_wakers[i]())
+			return true;
+	}
+	return false;
+}
+
+_Atomic int32_t ng_ext_poll_active;
+_Atomic uint64_t ng_stat_offload[NG_SO_COUNT];
+static int (*ext_pollers[4])(void);
+static _Atomic int n_ext_pollers;
+
+void ng_register_ext_poller(int (*poll)(void))
+{
+	pthread_mutex_lock(&S.lock);
+	int n = atomic_load_explicit(&n_ext_pollers, memory_order_relaxed);
+	for (int i = 0; i < n; i++)
+		if (ext_pollers[i] == poll)
+			goto out;
+	if (n == (int)(sizeof ext_pollers / sizeof ext_pollers[0]))
+		ng_fatal("too many external pollers");
+	ext_pollers[n] = poll;
+	atomic_store_explicit(&n_ext_pollers, n + 1, memory_order_release);
+out:
+	pthread_mutex_unlock(&S.lock);
+}
+
+int ng_ext_poll(void)
+{
+	int n = atomic_load_explicit(&n_ext_pollers, memory_order_acquire), found = 0;
+	for (int i = 0; i < n; i++)
+		found += ext_pollers[i]();
+	return found;
 }
 
 void ng_register_pending_waker(int (*fn)(void))
@@ -592,7 +786,7 @@ void ng_checkdead_locked(void)
 		         S.nmidle, S.nmsys);
 	if (atomic_load(&S.stopping))
 		return;
-	if (atomic_load(&S.quiesce_waiting) && !wakers_pending()) {
+	if (atomic_load(&S.quiesce_waiting) && !ng_quiesce_held()) {
 		atomic_store(&S.quiesce_waiting, 0);
 		ng_note_wakeup(&S.quiesce);
 		return;
@@ -897,6 +1091,12 @@ static ng_p *stopm_sleep(ng_m *m)
 		int n = 0;
 		ng_g *tail = NULL, *head = ready != NULL ? glist_prepare(ready, &tail, &n) : NULL;
 		pthread_mutex_lock(&S.lock);
+		/* Shutdown may have begun since the look above and emptied the
+		 * idle list (under this lock): this M is no longer on it. */
+		if (atomic_load_explicit(&S.stopping, memory_order_acquire)) {
+			pthread_mutex_unlock(&S.lock);
+			return NULL;
+		}
 		if (head != NULL)
 			ng_globrunq_put_batch(head, tail, n);
 		ng_p *p = m->nextp;
@@ -959,6 +1159,10 @@ top:
 	if (NG_UNLIKELY(ng_netpoll_waiting()) &&
 	    (g = ng_inject_glist(ng_netpoll_nb(), true)) != NULL)
 		return g;
+	/* Offload/MPI completions: what they ready lands in our run queue. */
+	if (NG_UNLIKELY(atomic_load_explicit(&ng_ext_poll_active, memory_order_relaxed) > 0) &&
+	    ng_ext_poll() > 0)
+		goto top;
 
 	/* Spin (steal) if fewer than half the busy Ps have a spinner already,
 	 * and nobody spins for our L3 (or node) group: thieves of one group
@@ -1056,7 +1260,11 @@ top:
 		 * are no longer counted as spinning. */
 		if (any_work_anywhere()) {
 			pthread_mutex_lock(&S.lock);
-			p = pidleget_locked();
+			/* a P no M could be made for first: the work may be
+			 * its own (an inbox no idle P would reach) */
+			p = pwant_get_locked();
+			if (p == NULL)
+				p = pidleget_locked();
 			pthread_mutex_unlock(&S.lock);
 			if (p != NULL) {
 				acquirep(m, p);
@@ -1076,6 +1284,13 @@ stop:
 	if (atomic_load_explicit(&S.stopping, memory_order_relaxed)) {
 		pthread_mutex_unlock(&S.lock);
 		return NULL;
+	}
+	if (NG_UNLIKELY(pwant != NULL)) {
+		/* a P whose M could not be created: ours instead of idling */
+		p = pwant_get_locked();
+		pthread_mutex_unlock(&S.lock);
+		acquirep(m, p);
+		goto top;
 	}
 	m->schedlink = S.midle;
 	S.midle = m;
@@ -1126,19 +1341,29 @@ void ng_post_switch(ng_m *m)
 		 * the P to another M (the queued G is work for it), and let
 		 * m_loop wait for someone to hand a P back for it. */
 		ng_p *p = m->p;
-		g->lockedm = m;
-		m->lockedg = g;
 		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
 		pthread_mutex_lock(&S.lock);
+		/* The M for p first: with none to be had (no idle M, no new
+		 * thread) g resumes here at once, the slice lost but nothing
+		 * stuck waiting for a P no M would run.  The M started waits
+		 * for sched.lock before it looks at p. */
+		bool stopping = atomic_load_explicit(&S.stopping, memory_order_relaxed);
+		if (NG_UNLIKELY(!stopping && startm_try_locked(p, false) != 0)) {
+			pthread_mutex_unlock(&S.lock);
+			m->nextg = g;
+			break;
+		}
+		g->lockedm = m;
+		m->lockedg = g;
 		releasep(m);
+		if (NG_UNLIKELY(stopping)) /* this M leaves from stoplockedm */
+			pidleput_locked(p);
 		if (NG_UNLIKELY(g->pinned)) {
 			pthread_mutex_unlock(&S.lock);
 			inbox_put(S.allp[g->pin_p], g);
-			pthread_mutex_lock(&S.lock);
-		} else {
-			globrunq_put_locked(g);
+			break;
 		}
-		startm_locked(p, false);
+		globrunq_put_locked(g);
 		pthread_mutex_unlock(&S.lock);
 		break;
 	}
@@ -1149,10 +1374,20 @@ void ng_post_switch(ng_m *m)
 
 /* ------------------------------------------------------------- schedule --- */
 
-/* The calling G (m->curg) leaves: its fate is already in m->after.  Switch
- * straight to a local successor if there is one, else to g0.  Returns the M
- * the G resumes on (never for a dying G). */
-static ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
+/* What every switch into a G from a G ends with, once back on the G's own
+ * stack: out of line, so that schedule_from_g's fast path, which calls
+ * nothing else, keeps nothing in callee-saved registers across the switch. */
+static __attribute__((noinline)) ng_m *after_switch(ng_m *m)
+{
+	ng_post_switch_inline(m);
+	ng_timers_poll(m);
+	return m;
+}
+
+/* schedule_from_g in full: a stack-check goroutine, shutdown, a preemption
+ * request, the switch hooks, the global queue's turn, the inbox, nothing
+ * local to run, or a successor locked to another M. */
+static __attribute__((noinline)) ng_m *schedule_from_g_slow(ng_m *m, ng_g *g, bool dying)
 {
 	ng_p *p = m->p;
 	ng_g *next = NULL;
@@ -1203,30 +1438,97 @@ to_g0:
 	return m;
 }
 
-ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason)
+/* The calling G (m->curg) leaves: its fate is already in m->after.  Switch
+ * straight to a local successor if there is one, else to g0.  Returns the M
+ * the G resumes on (never for a dying G).  The common case inline: none of
+ * schedule_from_g_slow's conditions, and a local G to run. */
+static inline ng_m *schedule_from_g(ng_m *m, ng_g *g, bool dying)
 {
-	ng_m *m = ng_getm();
-	ng_g *g = m->curg;
-	if (NG_UNLIKELY(m->blocked))
-		ng_fatal("goroutine %llu blocked in numago between ng_block_enter and "
-		         "ng_block_exit",
-		         (unsigned long long)g->id);
-	g->waitreason = (uint8_t)reason;
-	/* Dumps show waits of a minute or more: a clock read per park is too
-	 * dear for that.  The P's cached time is refreshed whenever the P
-	 * looks for work and every 256th park, so it is never far behind. */
 	ng_p *p = m->p;
-	if (NG_UNLIKELY((++p->nparks & 255) == 0))
-		p->coarse_now = ng_coarse_now();
-	g->waitsince = p->coarse_now;
-	if (NG_UNLIKELY(atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed)))
-		ng_switch_hook(m, NG_TRACE_BLOCK);
+	if (NG_UNLIKELY((g->stack.guard == NG_GUARD_CHECK) |
+	                atomic_load_explicit(&S.stopping, memory_order_relaxed) |
+	                atomic_load_explicit(&ng_preempt_any, memory_order_relaxed) |
+	                atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed) |
+	                atomic_load_explicit(&p->inbox_n, memory_order_relaxed)) ||
+	    NG_UNLIKELY(atomic_load_explicit(&S.runqsize, memory_order_relaxed) > 0 &&
+	                p->schedtick % 61 == 0))
+		return schedule_from_g_slow(m, g, dying);
+	/* runnext, or the ring's head: what schedule_from_g_slow would take */
+	ng_g *next = RQ_LOAD(&p->runnext, relaxed);
+	bool inherit = next != NULL &&
+	               atomic_compare_exchange_strong_explicit(
+	                   &p->runnext, &next, NULL, memory_order_acq_rel, memory_order_relaxed);
+	if (!inherit) {
+		uint32_t head = RQ_LOAD(&p->runqhead, acquire);
+		if (head == RQ_LOAD(&p->runqtail, relaxed))
+			return schedule_from_g_slow(m, g, dying); /* to g0 */
+		next = runq_get(p, &inherit);
+		if (NG_UNLIKELY(next == NULL))
+			return schedule_from_g_slow(m, g, dying);
+	}
+	if (NG_UNLIKELY(next->lockedm != NULL)) {
+		/* put back where it was taken from is not possible: let the slow
+		 * path hand our P to its M */
+		m->nextg = next;
+		m->curg = NULL;
+		m = ctx_switch(m, &g->ctx, &m->g0, dying);
+		return after_switch(m);
+	}
+	m->curg = next;
+	atomic_store_explicit(&next->status, NG_G_RUNNING, memory_order_relaxed);
+	execute_p(p, inherit);
+	m = ctx_switch(m, &g->ctx, &next->ctx, dying);
+	return after_switch(m);
+}
+
+/* The end of every park: the G is WAITING, and what to do once we are off
+ * its stack is recorded for whoever we switch to. */
+static inline __attribute__((always_inline)) ng_m *park_switch(ng_m *m, ng_g *g, ng_unlockf unlockf,
+                                                               void *arg)
+{
 	atomic_store_explicit(&g->status, NG_G_WAITING, memory_order_release);
 	m->after = NG_AFTER_PARK;
 	m->after_g = g;
 	m->after_fn = unlockf;
 	m->after_arg = arg;
 	return schedule_from_g(m, g, false);
+}
+
+/* ng_park's rare cases, out of line so that its common one saves no
+ * registers: a park inside a blocking call (fatal), the periodic refresh
+ * of the P's cached time, and the switch hooks. */
+static __attribute__((noinline, cold)) ng_m *park_slow(ng_m *m, ng_g *g, ng_unlockf unlockf,
+                                                       void *arg)
+{
+	if (m->blocked)
+		ng_fatal("goroutine %llu blocked in numago between ng_block_enter and "
+		         "ng_block_exit",
+		         (unsigned long long)g->id);
+	ng_p *p = m->p;
+	if ((p->nparks & 255) == 0)
+		p->coarse_now = ng_coarse_now();
+	g->waitsince = p->coarse_now;
+	if (atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed))
+		ng_switch_hook(m, NG_TRACE_BLOCK);
+	return park_switch(m, g, unlockf, arg);
+}
+
+ng_m *ng_park(ng_unlockf unlockf, void *arg, int reason)
+{
+	ng_m *m = ng_getm();
+	ng_g *g = m->curg;
+	g->waitreason = (uint8_t)reason;
+	/* Dumps show waits of a minute or more: a clock read per park is too
+	 * dear for that.  The P's cached time is refreshed whenever the P
+	 * looks for work and every 256th park (park_slow), so it is never far
+	 * behind. */
+	ng_p *p = m->p;
+	uint32_t nparks = ++p->nparks;
+	if (NG_UNLIKELY(m->blocked | ((nparks & 255) == 0) |
+	                atomic_load_explicit(&ng_switch_hooks, memory_order_relaxed)))
+		return park_slow(m, g, unlockf, arg);
+	g->waitsince = p->coarse_now;
+	return park_switch(m, g, unlockf, arg);
 }
 
 void ng_ready_to(ng_p *p, ng_g *g)
@@ -1330,6 +1632,8 @@ int ng_block_exit(void)
 	if (!g->pinned) {
 		pthread_mutex_lock(&S.lock);
 		p = pidleget_locked();
+		if (NG_UNLIKELY(p == NULL))
+			p = pwant_get_locked(); /* ours, likely: no M could take it */
 		pthread_mutex_unlock(&S.lock);
 		if (p != NULL) {
 			acquirep(m, p);
@@ -1647,6 +1951,8 @@ void ng_sched_shutdown(void)
 	ng_netpoll_fini();
 	for (int i = 0; i < S.nprocs; i++) {
 		ng_p *p = S.allp[i];
+		for (int k = 0; k < 2; k++)
+			atomic_fetch_add(&S.gauge[k], RELAXED(p->stats.gauge[k]));
 		pthread_mutex_destroy(&p->inbox_lock);
 		ng_topo_free_node(p, p_block_size(S.nprocs));
 	}
@@ -1657,6 +1963,10 @@ void ng_sched_shutdown(void)
 	S.nprocs = 0;
 	S.pidle = NULL;
 	atomic_store(&S.npidle, 0);
+	pwant = NULL;
+	atomic_store(&npwant, 0);
+	newm_next = newm_backoff = 0;
+	newm_warned = false;
 	S.runq_head = S.runq_tail = NULL;
 	atomic_store(&S.runqsize, 0);
 	S.mcount = 0;
@@ -1720,6 +2030,15 @@ int ng_stats_proc(int proc, ng_proc_stats *out)
 	return 0;
 }
 
+void ng_gauge_add(int k, int64_t d)
+{
+	ng_pstats *st = ng_tls_pstats;
+	if (NG_LIKELY(st != NULL))
+		OWN_ADD(st->gauge[k], d);
+	else
+		atomic_fetch_add_explicit(&S.gauge[k], d, memory_order_relaxed);
+}
+
 int ng_stats_read(ng_stats *out)
 {
 	if (out == NULL)
@@ -1744,6 +2063,13 @@ int ng_stats_read(ng_stats *out)
 	out->chan_recvs =
 	    xfer + atomic_load_explicit(&S.stat_chan[NG_SC_RECV], memory_order_relaxed);
 	out->chan_select = atomic_load_explicit(&S.stat_chan[NG_SC_SELECT], memory_order_relaxed);
+	out->offload_ops = atomic_load_explicit(&ng_stat_offload[NG_SO_OPS], memory_order_relaxed);
+	out->offload_done =
+	    atomic_load_explicit(&ng_stat_offload[NG_SO_DONE], memory_order_relaxed);
+	out->offload_failed =
+	    atomic_load_explicit(&ng_stat_offload[NG_SO_FAILED], memory_order_relaxed);
+	out->offload_parks =
+	    atomic_load_explicit(&ng_stat_offload[NG_SO_PARKS], memory_order_relaxed);
 	for (int i = 0; i < S.nprocs; i++) {
 		ng_proc_stats ps;
 		if (ng_stats_proc(i, &ps) != 0)
@@ -1762,5 +2088,21 @@ int ng_stats_read(ng_stats *out)
 		out->chan_recvs += ps.chan_recvs;
 		out->chan_select += ps.chan_select;
 	}
+	out->goroutines_live = ng_num_goroutines();
+	/* dead Gs keep their stacks: on the Ps' free lists and the global
+	 * ones (gfree_avail counts those with stacks, hot and cold) */
+	int64_t cached = atomic_load_explicit(&S.gfree_avail, memory_order_relaxed);
+	int64_t gauge[2] = {atomic_load_explicit(&S.gauge[0], memory_order_relaxed),
+	                    atomic_load_explicit(&S.gauge[1], memory_order_relaxed)};
+	for (int i = 0; i < S.nprocs; i++) {
+		cached += RELAXED(S.allp[i]->gfree_n);
+		for (int k = 0; k < 2; k++)
+			gauge[k] += RELAXED(S.allp[i]->stats.gauge[k]);
+	}
+	ng_stack_counts(&out->stacks_allocated, &out->stack_bytes_mapped);
+	out->stacks_in_use = out->stacks_allocated - cached;
+	out->chans_live = gauge[NG_GAUGE_CHANS];
+	out->timers_live = gauge[NG_GAUGE_TIMERS];
+	out->timers_queued = ng_timers_count();
 	return 0;
 }

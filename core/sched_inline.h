@@ -62,17 +62,16 @@ static inline void ng_wakep(void)
 		ng_wakep_slow();
 }
 
-/* Make g runnable.  The common case, inline: a hand-off from a goroutine
+/* Make g runnable (ng_ready_on: from the goroutine holding p).  The common
+ * case, inline: a hand-off from a goroutine
  * into its P's empty runnext.  The readier nearly always blocks next and
  * runs g itself, so while sysmon lets it (it ticks fast enough to pay the
  * wake if the readier keeps running instead, sysmon.c) and nothing else is
  * queued the wake is owed, not paid; otherwise wakep, which with no P idle
  * (a busy or 1-P runtime) is one load.  Everything else: ng_ready_slow. */
-static inline void ng_ready_inline(ng_g *g)
+static inline void ng_ready_on(ng_p *p, ng_g *g)
 {
-	ng_m *m = ng_getm();
-	ng_p *p;
-	if (NG_LIKELY(m != NULL && (p = m->p) != NULL) && NG_LIKELY(!g->pinned) &&
+	if (NG_LIKELY(!g->pinned) &&
 	    NG_LIKELY(atomic_load_explicit(&g->status, memory_order_relaxed) == NG_G_WAITING) &&
 	    RQ_LOAD(&p->runnext, relaxed) == NULL) {
 		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_release);
@@ -86,6 +85,16 @@ static inline void ng_ready_inline(ng_g *g)
 		return;
 	}
 	ng_ready_slow(g);
+}
+
+static inline void ng_ready_inline(ng_g *g)
+{
+	ng_m *m = ng_getm();
+	ng_p *p;
+	if (NG_LIKELY(m != NULL && (p = m->p) != NULL))
+		ng_ready_on(p, g);
+	else
+		ng_ready_slow(g);
 }
 
 int64_t ng_timers_run(ng_p *p, int64_t now);
@@ -111,12 +120,6 @@ static inline __attribute__((always_inline)) void ng_post_switch_inline(ng_m *m)
 		return;
 	ng_g *g = m->after_g;
 	ng_p *p = m->p;
-	if (after == NG_AFTER_YIELD && NG_LIKELY(!g->pinned)) {
-		m->after = NG_AFTER_NONE;
-		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
-		ng_runq_put(p, g, false);
-		return;
-	}
 	if (after == NG_AFTER_PARK) {
 		ng_unlockf fn = m->after_fn;
 		m->after = NG_AFTER_NONE;
@@ -125,13 +128,19 @@ static inline __attribute__((always_inline)) void ng_post_switch_inline(ng_m *m)
 			ng_ready(g);
 		return;
 	}
+	if (after == NG_AFTER_YIELD && NG_LIKELY(!g->pinned)) {
+		m->after = NG_AFTER_NONE;
+		atomic_store_explicit(&g->status, NG_G_RUNNABLE, memory_order_relaxed);
+		ng_runq_put(p, g, false);
+		return;
+	}
 	if (after == NG_AFTER_EXIT && NG_LIKELY(g->stack.pooled) &&
-	    NG_LIKELY(p->gfree_n < NG_GFREE_LOCAL_MAX)) {
+	    NG_LIKELY(RELAXED(p->gfree_n) < NG_GFREE_LOCAL_MAX)) {
 		m->after = NG_AFTER_NONE;
 		ng_g_mark_dead(g);
 		g->schedlink = p->gfree;
 		p->gfree = g;
-		p->gfree_n++;
+		OWN_ADD(p->gfree_n, 1);
 		return;
 	}
 	ng_post_switch(m);

@@ -23,7 +23,8 @@
 #define SELECT_STACK_CASE 16
 
 /* Try case k with its channel locked: true if it ran (rc set); a waiter it
- * paired with is left in *wake, for the caller to wake after unlocking. */
+ * paired with (a hand-off) is left in *wake, for the caller to count and
+ * wake after unlocking (chan_wake_xfer). */
 static bool try_case_locked(ng_case *k, ng_waiter **wake)
 {
 	ng_chan *c = k->chan;
@@ -199,7 +200,7 @@ int ng_select(ng_case *cases, size_t n, int64_t deadline)
 		bool ran = try_case_locked(k, &wake);
 		chan_unlock(k->chan);
 		if (wake != NULL)
-			chan_wake(wake);
+			chan_wake_xfer(wake); /* a hand-off: count it */
 		if (ran) {
 			rc = (int)pollorder[i];
 			goto out;
@@ -239,7 +240,7 @@ static int select_slow(ng_case *cases, int64_t deadline, const uint32_t *pollord
 		if (ran) {
 			unlock_all(&s);
 			if (wake != NULL)
-				chan_wake(wake);
+				chan_wake_xfer(wake); /* a hand-off: count it */
 			rc = (int)pollorder[i];
 			goto out;
 		}

@@ -32,6 +32,7 @@
  * errors.  Other faults are passed on to whatever handler was there before.
  */
 #define _GNU_SOURCE
+#include "fault.h"
 #include "fmt.h"
 #include "internal.h"
 
@@ -75,6 +76,9 @@ typedef struct node_stacks {
 } node_stacks;
 static node_stacks *nodes; /* stack_lock */
 static int nnodes;
+/* ng_stats: stacks handed out and not back, bytes mapped for stacks */
+static _Atomic int64_t stat_stacks;
+static _Atomic uint64_t stat_stack_bytes;
 
 int ng_stack_guard_mode(void)
 {
@@ -112,11 +116,41 @@ void ng_stack_init(size_t default_size)
 		nnodes = 0; /* carve_locked reports ENOMEM */
 }
 
+#if NG_ASAN
+#pragma GCC visibility push(default) /* the sanitizer runtime's */
+void __asan_get_shadow_mapping(size_t *shadow_scale, size_t *shadow_offset);
+#pragma GCC visibility pop
+
+/* Stacks run to gigabytes (a million goroutines): writing their shadow
+ * would touch an eighth of that.  The shadow is anonymous memory, so
+ * dropping its whole pages reads back as zero (unpoisoned); only the
+ * edges are written. */
+void ng_asan_forget(void *lo, size_t len)
+{
+	size_t scale, offset;
+	__asan_get_shadow_mapping(&scale, &offset);
+	uintptr_t a = (uintptr_t)lo, b = a + len;
+	uintptr_t sa = (a >> scale) + offset, sb = (b >> scale) + offset;
+	uintptr_t pa = (sa + 4095) & ~(uintptr_t)4095, pb = sb & ~(uintptr_t)4095;
+	if (pa >= pb) {
+		__asan_unpoison_memory_region(lo, len);
+		return;
+	}
+	madvise((void *)pa, pb - pa, MADV_DONTNEED);
+	__asan_unpoison_memory_region(lo, ((pa - offset) << scale) - a);
+	__asan_unpoison_memory_region((void *)((pb - offset) << scale),
+	                              b - ((pb - offset) << scale));
+}
+#endif
+
 void ng_stack_fini(void)
 {
 	pthread_mutex_lock(&stack_lock);
-	for (size_t i = 0; i < nslabs; i++)
+	for (size_t i = 0; i < nslabs; i++) {
+		ng_asan_forget(slabs[i].base, slabs[i].len);
 		munmap(slabs[i].base, slabs[i].len);
+		atomic_fetch_sub_explicit(&stat_stack_bytes, slabs[i].len, memory_order_relaxed);
+	}
 	free(slabs);
 	slabs = NULL;
 	nslabs = slabcap = 0;
@@ -176,6 +210,19 @@ static uint8_t guard_locked(char *gap, size_t gap_len)
 	}
 }
 
+/* A stack or slab mapping.  NUMAGO_FAULT=mmap fails it as the kernel does
+ * when the address space or vm.max_map_count runs out (ENOMEM); either way
+ * the spawner gets -ENOMEM and nothing else changes. */
+static char *stack_mmap(size_t len)
+{
+	if (ng_fault(NG_FAULT_MMAP)) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	            -1, 0);
+}
+
 static int carve_locked(ng_stack *out, int node)
 {
 	size_t slot = NG_GUARD_GAP + ng_stack_std_size;
@@ -192,8 +239,7 @@ static int carve_locked(ng_stack *out, int node)
 			slabcap = cap;
 		}
 		size_t len = slot * SLAB_STACKS;
-		char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		char *base = stack_mmap(len);
 		if (base == MAP_FAILED)
 			return -ENOMEM;
 		madvise(base, len, MADV_NOHUGEPAGE);
@@ -201,6 +247,7 @@ static int carve_locked(ng_stack *out, int node)
 		slabs[nslabs].base = base;
 		slabs[nslabs].len = len;
 		nslabs++;
+		atomic_fetch_add_explicit(&stat_stack_bytes, len, memory_order_relaxed);
 		nd->carve_next = base;
 		nd->carve_left = SLAB_STACKS;
 	}
@@ -226,11 +273,12 @@ int ng_stack_alloc(ng_p *p, size_t size, ng_stack *out)
 		else
 			rc = carve_locked(out, node);
 		pthread_mutex_unlock(&stack_lock);
+		if (rc == 0)
+			atomic_fetch_add_explicit(&stat_stacks, 1, memory_order_relaxed);
 		return rc;
 	}
 	size_t len = NG_GUARD_GAP + size;
-	char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *base = stack_mmap(len);
 	if (base == MAP_FAILED)
 		return -ENOMEM;
 	madvise(base, len, MADV_NOHUGEPAGE);
@@ -242,6 +290,8 @@ int ng_stack_alloc(ng_p *p, size_t size, ng_stack *out)
 	pthread_mutex_lock(&stack_lock);
 	out->guard = guard_locked(base, NG_GUARD_GAP);
 	pthread_mutex_unlock(&stack_lock);
+	atomic_fetch_add_explicit(&stat_stacks, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&stat_stack_bytes, len, memory_order_relaxed);
 	return 0;
 }
 
@@ -250,6 +300,7 @@ void ng_stack_free(ng_p *p, ng_stack *s)
 	(void)p;
 	if (s->lo == NULL)
 		return;
+	atomic_fetch_sub_explicit(&stat_stacks, 1, memory_order_relaxed);
 	if (s->pooled) {
 		pthread_mutex_lock(&stack_lock);
 		if (nodes == NULL) { /* no pools (out of memory at init) */
@@ -278,9 +329,18 @@ void ng_stack_free(ng_p *p, ng_stack *s)
 		if (s->guard == NG_GUARD_MPROTECT)
 			mprotect_used--;
 		pthread_mutex_unlock(&stack_lock);
+		ng_asan_forget(s->lo, (size_t)(s->hi - s->lo));
 		munmap(s->lo - NG_GUARD_GAP, (size_t)(s->hi - s->lo) + NG_GUARD_GAP);
+		atomic_fetch_sub_explicit(&stat_stack_bytes, (size_t)(s->hi - s->lo) + NG_GUARD_GAP,
+		                          memory_order_relaxed);
 	}
 	s->lo = s->hi = NULL;
+}
+
+void ng_stack_counts(int64_t *stacks, uint64_t *bytes)
+{
+	*stacks = atomic_load_explicit(&stat_stacks, memory_order_relaxed);
+	*bytes = atomic_load_explicit(&stat_stack_bytes, memory_order_relaxed);
 }
 
 void ng_stack_release_pages(ng_stack *s)

@@ -140,9 +140,19 @@ static bool check_slices(p_seen *seen, int64_t now, int64_t *expiry)
 		uint32_t want = RQ_LOAD(&p->preempt, relaxed);
 		if (want != 0 && want - 1 != tick)
 			ng_preempt_clear(p, want); /* that slice ended: withdraw */
-		bool running =
-		    RQ_LOAD(&p->m, relaxed) != NULL &&
-		    (atomic_load_explicit(&p->block, memory_order_relaxed) & 3) == NG_P_RUNNING;
+		/* A P whose goroutine is in a blocking call still runs its
+		 * slice (Go counts _Psyscall too): a goroutine that makes short
+		 * blocking calls back to back renews the block word every time,
+		 * so retake_blocked never sees the same call twice, and only
+		 * the slice ending takes the P for the goroutines queued behind
+		 * it (Go's sysretake). */
+		/* (A retaken P keeps NG_P_RETAKEN in its block word until its
+		 * next blocking call, though its new M runs goroutines: it
+		 * counts as running too, or a hand-off chain on it was never
+		 * asked to yield and the global queue starved.) */
+		uint64_t blk = atomic_load_explicit(&p->block, memory_order_acquire);
+		bool blocked = (blk & 3) == NG_P_BLOCKED;
+		bool running = RQ_LOAD(&p->m, relaxed) != NULL;
 		if (!running || tick != ps->slicetick) {
 			ps->slicetick = tick;
 			ps->slicewhen = now;
@@ -156,7 +166,15 @@ static bool check_slices(p_seen *seen, int64_t now, int64_t *expiry)
 		int64_t slice = ng_slice_for(
 		    S.time_slice, atomic_load_explicit(&p->phase, memory_order_relaxed), waiting);
 		if (now - ps->slicewhen >= slice) {
-			ng_preempt_request(p, tick);
+			if (!blocked) {
+				ng_preempt_request(p, tick);
+			} else if (atomic_compare_exchange_strong_explicit(
+			               &p->block, &blk, (blk & ~(uint64_t)3) | NG_P_RETAKEN,
+			               memory_order_acq_rel, memory_order_relaxed)) {
+				/* no signal: it would interrupt the blocking call */
+				ps->block = 0;
+				ng_handoff_p(p);
+			}
 		} else {
 			if (ps->slicewhen + slice < *expiry)
 				*expiry = ps->slicewhen + slice;
@@ -208,8 +226,11 @@ static void *sysmon_main(void *arg)
 			if (next_trace <= now) /* sysmon was held up: no burst */
 				next_trace = now + trace_every;
 		}
+		ng_sched_retry_newm(now); /* Ps left without an M (sched.c) */
 		bool took = retake_blocked(seen, now);
 		ng_netpoll_sysmon(now); /* all Ps busy: nobody else polls */
+		if (atomic_load_explicit(&ng_ext_poll_active, memory_order_relaxed) > 0)
+			ng_ext_poll();
 		int64_t expiry;
 		bool busy = check_slices(seen, now, &expiry);
 		if (check_deferred_wakes(seen) || took) {
@@ -258,12 +279,14 @@ void ng_sysmon_busy_locked(void)
 	}
 }
 
-void ng_sysmon_start(void)
+/* Without its thread a P stuck in a blocking call is never handed on and
+ * no slice ends: boot fails instead (-EAGAIN, reported by boot). */
+int ng_sysmon_start(void)
 {
 	p_seen *seen = calloc((size_t)S.nprocs, sizeof *seen);
 	if (seen == NULL) {
 		ng_warn("sysmon: out of memory; readies wake idle Ps directly");
-		return;
+		return 0;
 	}
 	ng_note_clear(&S.sysmon_note);
 	S.sysmon_waiting = false;
@@ -277,10 +300,9 @@ void ng_sysmon_start(void)
 	if (rc != 0) {
 		atomic_store(&S.sysmon_defer, 0);
 		free(seen);
-		ng_warn("sysmon: cannot create its thread (%s); readies wake idle Ps directly",
-		        strerror(rc));
-		/* the runtime works without it, waking as Go's ready() does */
+		return -rc;
 	}
+	return 0;
 }
 
 /* S.stopping is set. */

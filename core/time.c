@@ -44,7 +44,7 @@ int ng_sleep(int64_t ns)
 {
 	if (ns <= 0)
 		return ng_sleep_until(0);
-	return ng_sleep_until(ng_nanotime() + ns);
+	return ng_sleep_until(ng_time_add(ng_nanotime(), ns));
 }
 
 /* ---- ng_after: a one-shot timer owning a reference to its channel ---- */
@@ -55,6 +55,7 @@ static void after_fire(ng_tmr *t, int64_t now)
 	if (now != 0)
 		ng_chan_try_send(c, &now);
 	ng_chan_release(c);
+	ng_gauge_add(NG_GAUGE_TIMERS, -1);
 }
 
 ng_chan *ng_after(int64_t ns)
@@ -71,7 +72,8 @@ ng_chan *ng_after(int64_t ns)
 	*t = (ng_tmr)NG_TMR_INIT(after_fire, c);
 	t->flags = NG_TMR_F_FREE;
 	ng_chan_retain(c); /* the timer's reference */
-	ng_tmr_add(t, ng_nanotime() + (ns > 0 ? ns : 0));
+	ng_gauge_add(NG_GAUGE_TIMERS, 1);
+	ng_tmr_add(t, ng_time_add(ng_nanotime(), ns > 0 ? ns : 0));
 	return c;
 }
 
@@ -108,7 +110,8 @@ ng_timer *ng_timer_start(int64_t first_ns, int64_t period_ns, ng_chan **out)
 	tm->t.period = period_ns;
 	ng_chan_retain(tm->c); /* the caller's reference */
 	*out = tm->c;
-	ng_tmr_add(&tm->t, ng_nanotime() + (first_ns > 0 ? first_ns : 0));
+	ng_gauge_add(NG_GAUGE_TIMERS, 1);
+	ng_tmr_add(&tm->t, ng_time_add(ng_nanotime(), first_ns > 0 ? first_ns : 0));
 	return tm;
 }
 
@@ -119,5 +122,6 @@ int ng_timer_stop(ng_timer *tm)
 	ng_tmr_del(&tm->t); /* waits out a running tick */
 	ng_chan_release(tm->c);
 	free(tm);
+	ng_gauge_add(NG_GAUGE_TIMERS, -1);
 	return 0;
 }

@@ -200,6 +200,9 @@ int64_t ng_timers_run(ng_p *p, int64_t now)
 		now = ng_nanotime();
 	if (next > now)
 		return next;
+	ng_m *m = ng_getm();
+	if (m != NULL)
+		m->in_timers = true;
 	tlock(p);
 	while (p->tn > 0 && p->theap[0]->when <= now) {
 		ng_tmr *t = p->theap[0];
@@ -225,7 +228,7 @@ int64_t ng_timers_run(ng_p *p, int64_t now)
 		if (t->period > 0) {
 			/* Go's Ticker: the next tick follows the schedule, not the
 			 * late run; ticks missed entirely are skipped. */
-			int64_t w = t->when + t->period;
+			int64_t w = ng_time_add(t->when, t->period);
 			if (w <= now)
 				w += ((now - w) / t->period + 1) * t->period;
 			tlock(p);
@@ -249,6 +252,8 @@ int64_t ng_timers_run(ng_p *p, int64_t now)
 	publish_next(p);
 	next = atomic_load_explicit(&p->timer_next, memory_order_relaxed);
 	tunlock(p);
+	if (m != NULL)
+		m->in_timers = false;
 	return next;
 }
 
@@ -263,12 +268,24 @@ int64_t ng_timers_earliest(void)
 	return e;
 }
 
+int64_t ng_timers_count(void)
+{
+	int64_t n = 0;
+	for (int i = 0; i < S.nprocs; i++) {
+		ng_p *p = S.allp[i];
+		tlock(p);
+		n += p->tn;
+		tunlock(p);
+	}
+	return n;
+}
+
 bool ng_timers_pending(void)
 {
 	return ng_timers_earliest() != INT64_MAX;
 }
 
-static int timers_pending_hook(void)
+int ng_timers_pending_hook(void)
 {
 	return ng_timers_pending();
 }
@@ -284,7 +301,7 @@ void ng_timers_init(void)
 	}
 	atomic_store(&S.timer_sleeper, NULL);
 	atomic_store(&S.timer_sleep_when, INT64_MAX);
-	ng_register_pending_waker(timers_pending_hook);
+	ng_register_pending_waker(ng_timers_pending_hook);
 }
 
 void ng_timers_fini(void)

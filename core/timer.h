@@ -58,6 +58,10 @@ int64_t ng_timers_run(ng_p *p, int64_t now);
 /* Earliest `when` over every P (INT64_MAX if none). */
 int64_t ng_timers_earliest(void);
 bool ng_timers_pending(void);
+/* ng_timers_pending as a pending-waker hook (sched.c tells it apart) */
+int ng_timers_pending_hook(void);
+/* Timers queued in all heaps now (ng_stats). */
+int64_t ng_timers_count(void);
 /* A timer at `when` was queued: wake the idle M sleeping until later. */
 void ng_timers_poke(int64_t when);
 void ng_timers_init(void);

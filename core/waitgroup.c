@@ -21,6 +21,10 @@ int(ng_waitgroup_add)(ng_waitgroup *wg, int64_t n)
 {
 	if (wg == NULL)
 		return -EINVAL;
+	/* Outside these the counter (0..INT32_MAX) leaves its range anyway,
+	 * and the sum below would overflow int64_t first. */
+	if (n < -(int64_t)INT32_MAX || n > INT32_MAX)
+		return -EINVAL;
 	_Atomic int64_t *st = (_Atomic int64_t *)&wg->count;
 	int64_t old = atomic_load_explicit(st, memory_order_relaxed), new;
 	do {

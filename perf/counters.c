@@ -10,7 +10,10 @@
  * failure leaves a one-line reason; NUMAGO_DEBUG=counters=1 prints the
  * result.  PAPI is initialised at most once per process, and not at all
  * when the application initialised it already (numago then never shuts it
- * down either).
+ * down either).  NUMAGO_FAULT=papi fails PAPI_library_init (papi@1 the
+ * trial's PAPI_start, papi@2 its PAPI_read), as a machine without usable
+ * counters would: the probe goes on to the next tier, the reason in its
+ * line.
  *
  * Each M opens its own counters on its own thread when it starts (perf_event
  * fds for pid 0 count that thread; a PAPI event set belongs to the thread
@@ -20,6 +23,8 @@
  * the policies.  Nothing happens on the goroutine switch path. */
 #define _GNU_SOURCE
 #include "counters.h"
+
+#include "../core/fault.h"
 
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -70,6 +75,7 @@ static void trial_work(void)
 	volatile uint64_t x = 0;
 	for (int i = 0; i < 200000; i++)
 		x += (uint64_t)i;
+	(void)x; /* clang: set but not used */
 }
 
 static int perf_open(uint32_t type, uint64_t config, int group, bool kernel)
@@ -153,6 +159,41 @@ static char papi_reason[200];
 static int papi_mem_event; /* PAPI_L3_TCM, PAPI_RES_STL or 0 */
 static bool papi_reused;   /* the application initialised PAPI */
 
+/* PAPI_strerror has no text until PAPI_library_init has succeeded (and
+ * none after PAPI_shutdown): a failed init's reason read "(null)".  PAPI's
+ * own wording for the codes, when it gives none. */
+static const char *papi_errstr(int rc)
+{
+	static const char *const text[] = {
+	    "Invalid argument",
+	    "Insufficient memory",
+	    "A System/C library call failed",
+	    "Not supported by component",
+	    "Access to the counters was lost or interrupted",
+	    "Internal error, please send mail to the developers",
+	    "Event does not exist",
+	    "Event exists, but cannot be counted due to hardware resource limits",
+	    "EventSet is currently not running",
+	    "EventSet is currently counting",
+	    "No such EventSet available",
+	    "Event in argument is not a valid preset",
+	    "Hardware does not support performance counters",
+	    "Unknown error code",
+	    "Permission level does not permit operation",
+	    "PAPI hasn't been initialized yet",
+	    "Component Index isn't set",
+	    "Not supported",
+	    "Not implemented",
+	    "Buffer size exceeded",
+	};
+	const char *s = PAPI_strerror(rc);
+	if (s != NULL)
+		return s;
+	if (rc < 0 && -rc <= (int)(sizeof text / sizeof text[0]))
+		return text[-rc - 1];
+	return "Unknown error code";
+}
+
 static unsigned long papi_thread_id(void)
 {
 	return (unsigned long)pthread_self();
@@ -170,13 +211,15 @@ static void papi_es_free(int *es)
 }
 
 /* An event set of cycles, instructions and (want_mem) the memory event,
- * started.  Returns the number of events, 0 on failure (reason in why). */
-static int papi_es_open(int *es, bool want_mem, char *why, size_t n)
+ * started.  Returns the number of events, 0 on failure (reason in why).
+ * The probe's trial (trial) is a NUMAGO_FAULT=papi site; an M's own open
+ * is not: the probe has vouched for PAPI by then. */
+static int papi_es_open(int *es, bool want_mem, bool trial, char *why, size_t n)
 {
 	*es = PAPI_NULL;
 	int rc = PAPI_create_eventset(es);
 	if (rc != PAPI_OK) {
-		snprintf(why, n, "PAPI: PAPI_create_eventset: %s", PAPI_strerror(rc));
+		snprintf(why, n, "PAPI: PAPI_create_eventset: %s", papi_errstr(rc));
 		*es = PAPI_NULL;
 		return 0;
 	}
@@ -186,7 +229,7 @@ static int papi_es_open(int *es, bool want_mem, char *why, size_t n)
 	} ev[2] = {{PAPI_TOT_CYC, "PAPI_TOT_CYC"}, {PAPI_TOT_INS, "PAPI_TOT_INS"}};
 	for (int i = 0; i < 2; i++) {
 		if ((rc = PAPI_add_event(*es, ev[i].code)) != PAPI_OK) {
-			snprintf(why, n, "PAPI: %s: %s", ev[i].name, PAPI_strerror(rc));
+			snprintf(why, n, "PAPI: %s: %s", ev[i].name, papi_errstr(rc));
 			PAPI_cleanup_eventset(*es);
 			PAPI_destroy_eventset(es);
 			*es = PAPI_NULL;
@@ -196,8 +239,9 @@ static int papi_es_open(int *es, bool want_mem, char *why, size_t n)
 	int count = 2;
 	if (want_mem && papi_mem_event != 0 && PAPI_add_event(*es, papi_mem_event) == PAPI_OK)
 		count = 3;
-	if ((rc = PAPI_start(*es)) != PAPI_OK) {
-		snprintf(why, n, "PAPI: PAPI_start: %s", PAPI_strerror(rc));
+	/* as counters another tool holds would */
+	if ((rc = trial && ng_fault(NG_FAULT_PAPI) ? PAPI_ECNFLCT : PAPI_start(*es)) != PAPI_OK) {
+		snprintf(why, n, "PAPI: PAPI_start: %s", papi_errstr(rc));
 		PAPI_cleanup_eventset(*es);
 		PAPI_destroy_eventset(es);
 		*es = PAPI_NULL;
@@ -212,10 +256,11 @@ static bool papi_try(void)
 	int rc;
 	papi_reused = PAPI_is_initialized() != PAPI_NOT_INITED;
 	if (!papi_reused) {
-		rc = PAPI_library_init(PAPI_VER_CURRENT);
+		/* as a failed system call in PAPI's set-up would */
+		rc = ng_fault(NG_FAULT_PAPI) ? PAPI_ESYS : PAPI_library_init(PAPI_VER_CURRENT);
 		if (rc != PAPI_VER_CURRENT) {
 			snprintf(papi_reason, sizeof papi_reason, "PAPI: PAPI_library_init: %s",
-			         rc < 0 ? PAPI_strerror(rc) : "version mismatch");
+			         rc < 0 ? papi_errstr(rc) : "version mismatch");
 			return false;
 		}
 		ours = true;
@@ -231,16 +276,16 @@ static bool papi_try(void)
 	else if (PAPI_query_event(PAPI_RES_STL) == PAPI_OK)
 		papi_mem_event = PAPI_RES_STL;
 	int es;
-	int count = papi_es_open(&es, false, papi_reason, sizeof papi_reason);
+	int count = papi_es_open(&es, false, true, papi_reason, sizeof papi_reason);
 	if (count == 0)
 		goto fail;
 	trial_work();
 	long long v[NG_CTR_MAX_HW] = {0};
-	rc = PAPI_read(es, v);
+	rc = ng_fault(NG_FAULT_PAPI) ? PAPI_ESYS : PAPI_read(es, v);
 	papi_es_free(&es);
 	if (rc != PAPI_OK) {
 		snprintf(papi_reason, sizeof papi_reason, "PAPI: trial PAPI_read: %s",
-		         PAPI_strerror(rc));
+		         papi_errstr(rc));
 		goto fail;
 	}
 	if (v[0] <= 0 || v[1] <= 0) {
@@ -254,7 +299,7 @@ static bool papi_try(void)
 	 * belongs to the M's thread. */
 	if ((rc = PAPI_thread_init(papi_thread_id)) != PAPI_OK) {
 		snprintf(papi_reason, sizeof papi_reason, "PAPI: PAPI_thread_init: %s",
-		         PAPI_strerror(rc));
+		         papi_errstr(rc));
 		goto fail;
 	}
 	return true;
@@ -699,7 +744,7 @@ void ng_counters_m_start(ng_m *m)
 	c->papi_es = PAPI_NULL;
 	if (tier == NG_COUNTERS_PAPI) {
 		char why[200];
-		c->papi_n = papi_es_open(&c->papi_es, true, why, sizeof why);
+		c->papi_n = papi_es_open(&c->papi_es, true, false, why, sizeof why);
 	}
 #endif
 	if (tier == NG_COUNTERS_PERF)

@@ -100,6 +100,10 @@ static const sde_event events[] = {
     {ST(chan_sends)},
     {ST(chan_recvs)},
     {ST(chan_select)},
+    {ST(offload_ops)},
+    {ST(offload_done)},
+    {ST(offload_failed)},
+    {ST(offload_parks)},
 };
 
 static pthread_mutex_t sde_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -126,6 +126,16 @@ void ng_trace_m(ng_m *m, int type)
 	ng_trace_record(m->p, type, g->id, 0, 0, type == NG_TRACE_BLOCK ? g->waitreason : 0);
 }
 
+void ng_trace_offload(int what, int32_t status)
+{
+	if (!ng_trace_on)
+		return;
+	ng_m *m = ng_getm();
+	if (m == NULL || m->p == NULL || m->curg == NULL)
+		return; /* foreign threads have no P's buffer */
+	ng_trace_record(m->p, NG_TRACE_OFFLOAD, m->curg->id, (uint32_t)status, 0, (uint8_t)what);
+}
+
 static const trace_ev *ev_at(const trace_buf *b, uint32_t i)
 {
 	return &b->chunks[i / NG_TRACE_CHUNK][i % NG_TRACE_CHUNK];
@@ -162,7 +172,9 @@ static void write_p(FILE *f, int pid, const trace_buf *b, int64_t now, bool *fir
 	for (uint32_t i = 0; i <= b->n; i++) {
 		const trace_ev *e = i < b->n ? ev_at(b, i) : NULL;
 		int64_t ts = e ? e->ts : now;
-		if (run != NULL && (e == NULL || e->type != NG_TRACE_STEAL)) {
+		/* steals and offload events happen inside a run */
+		if (run != NULL &&
+		    (e == NULL || (e->type != NG_TRACE_STEAL && e->type != NG_TRACE_OFFLOAD))) {
 			fprintf(f,
 			        "%s\n{\"name\":\"G%llu\",\"cat\":\"run\",\"ph\":\"X\",\"pid\":1,"
 			        "\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"goid\":%llu,"
@@ -199,6 +211,15 @@ static void write_p(FILE *f, int pid, const trace_buf *b, int64_t now, bool *fir
 			    "\"reason\":\"%s\"}}",
 			    *first ? "" : ",", pid, us(e->ts), (unsigned long long)e->goid,
 			    ng_waitreason_str(e->arg8));
+			*first = false;
+			break;
+		case NG_TRACE_OFFLOAD:
+			fprintf(f,
+			        "%s\n{\"name\":\"%s\",\"cat\":\"offload\",\"ph\":\"i\","
+			        "\"s\":\"t\",\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"args\":{"
+			        "\"goid\":%llu,\"status\":%d}}",
+			        *first ? "" : ",", e->arg8 ? "offload done" : "offload submit", pid,
+			        us(e->ts), (unsigned long long)e->goid, (int)(int32_t)e->arg32);
 			*first = false;
 			break;
 		case NG_TRACE_STEAL:

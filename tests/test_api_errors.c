@@ -3,7 +3,9 @@
  * without one, a second runtime is -EBUSY; procs come from the config unless
  * NUMAGO_PROCS overrides it; ng_go_copy copies; attr.proc pins for good;
  * ng_exit ends only the calling goroutine; ng_run can be called many times
- * in one process, and main is goroutine 1 every time. */
+ * in one process, and main is goroutine 1 every time.  Timeouts and counts at
+ * the ends of int64_t (found by fuzz/fuzz_api) neither wrap nor overflow: a
+ * timeout of INT64_MAX ns is "never", not a deadline in the past. */
 #define _GNU_SOURCE
 #include "ng_test.h"
 
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void nop(void *arg)
 {
@@ -297,6 +300,74 @@ static int repeat_main(void *arg)
 	return 100 + (int)(intptr_t)arg;
 }
 
+static void *foreign_read_past(void *arg)
+{
+	int fd = ((int *)arg)[0], wfd = ((int *)arg)[1];
+	char b;
+	/* a deadline below NG_FOREVER is long past (and once overflowed) */
+	CHECK_EQ(ng_read(fd, &b, 1, INT64_MIN), -ETIMEDOUT);
+	CHECK_EQ(ng_fd_wait(fd, NG_READABLE, -2), -ETIMEDOUT);
+	/* ready: both a goroutine and a foreign thread look before the
+	 * deadline counts */
+	CHECK_EQ(ng_fd_wait(wfd, NG_WRITABLE, 1), NG_WRITABLE);
+	CHECK_EQ(ng_fd_wait(wfd, NG_WRITABLE, INT64_MIN), NG_WRITABLE);
+	return NULL;
+}
+
+static int limits_main(void *arg)
+{
+	(void)arg;
+	int fds[2];
+	CHECK_EQ(pipe(fds), 0);
+	char b;
+	CHECK_EQ(ng_read(fds[0], &b, 1, INT64_MIN), -ETIMEDOUT);
+	CHECK_EQ(ng_fd_wait(fds[0], NG_READABLE, -2), -ETIMEDOUT);
+	CHECK_EQ(ng_fd_wait(fds[1], NG_WRITABLE, 1), NG_WRITABLE);
+	CHECK_EQ(ng_fd_wait(fds[1], NG_WRITABLE, INT64_MIN), NG_WRITABLE);
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, foreign_read_past, fds), 0);
+	ng_block_enter();
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	ng_block_exit();
+	close(fds[0]);
+	close(fds[1]);
+	ng_waitgroup w = NG_WAITGROUP_INIT;
+	CHECK_EQ(ng_waitgroup_add(&w, INT64_MAX), -EINVAL);
+	CHECK_EQ(ng_waitgroup_add(&w, INT64_MIN), -EINVAL);
+	CHECK_EQ(ng_waitgroup_add(&w, (int64_t)INT32_MAX + 1), -EINVAL);
+	CHECK_EQ(ng_waitgroup_add(&w, INT32_MAX), 0);
+	CHECK_EQ(ng_waitgroup_add(&w, 1), -EINVAL);
+	CHECK_EQ(ng_waitgroup_add(&w, -(int64_t)INT32_MAX), 0);
+	CHECK_EQ(ng_waitgroup_wait(&w), 0);
+
+	/* a wrapped deadline would be in the past: these would fire at once */
+	ng_chan *after = ng_after(INT64_MAX);
+	CHECK(after != NULL);
+	ng_ctx *ctx = ng_ctx_with_timeout(ng_ctx_background(), INT64_MAX);
+	CHECK(ctx != NULL);
+	ng_chan *tick = NULL, *tick2 = NULL;
+	ng_timer *far = ng_timer_start(INT64_MAX, INT64_MAX, &tick);
+	CHECK(far != NULL);
+	/* first tick now, the next one INT64_MAX ns later: exactly one */
+	ng_timer *once = ng_timer_start(1, INT64_MAX, &tick2);
+	CHECK(once != NULL);
+	CHECK_EQ(ng_sleep(20 * 1000000LL), 0);
+	int64_t v;
+	CHECK_EQ(ng_chan_try_recv(after, &v), -EAGAIN);
+	CHECK_EQ(ng_chan_try_recv(tick, &v), -EAGAIN);
+	CHECK_EQ(ng_chan_try_recv(tick2, &v), 0);
+	CHECK_EQ(ng_chan_try_recv(tick2, &v), -EAGAIN);
+	CHECK_EQ(ng_ctx_err(ctx), 0);
+	CHECK_EQ(ng_timer_stop(far), 0);
+	CHECK_EQ(ng_timer_stop(once), 0);
+	ng_chan_release(tick);
+	ng_chan_release(tick2);
+	ng_chan_release(after);
+	ng_ctx_cancel(ctx);
+	ng_ctx_release(ctx);
+	return 0;
+}
+
 int main(void)
 {
 	/* no runtime */
@@ -333,6 +404,11 @@ int main(void)
 	cfg.stack_size = 65536;
 	CHECK_EQ(ng_run(&cfg, errors_main, NULL), 0);
 	cfg.stack_size = 0;
+	/* a slice of INT64_MAX ns: never preempted, and sysmon's arithmetic
+	 * with it does not overflow */
+	cfg.time_slice = INT64_MAX;
+	CHECK_EQ(ng_run(&cfg, limits_main, NULL), 0);
+	cfg.time_slice = 0;
 
 	/* procs from the config, and NUMAGO_PROCS over it */
 	cfg.procs = 3;

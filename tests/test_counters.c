@@ -27,6 +27,7 @@
  *   api       outside the runtime: -ESRCH; NULL: -EINVAL. */
 #define _GNU_SOURCE
 #include "ng_child.h"
+#include "perf_probe.h"
 
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -59,27 +60,6 @@ static int64_t thread_cpu(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static bool probe_hw_perf(void)
-{
-	struct perf_event_attr a;
-	memset(&a, 0, sizeof a);
-	a.size = sizeof a;
-	a.type = PERF_TYPE_HARDWARE;
-	a.config = PERF_COUNT_HW_INSTRUCTIONS;
-	a.exclude_kernel = 1;
-	a.exclude_hv = 1;
-	int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
-	if (fd < 0)
-		return false;
-	volatile uint64_t x = 0;
-	for (int i = 0; i < 100000; i++)
-		x += (uint64_t)i;
-	uint64_t v = 0;
-	bool ok = read(fd, &v, sizeof v) == (ssize_t)sizeof v && v > 0;
-	close(fd);
-	return ok;
 }
 
 static int count_of(const char *hay, const char *needle)

@@ -26,6 +26,14 @@
  *   nosignal     time_slice < 0: requests are made, no signal is sent.
  *   shutdown     main returns while a goroutine computes forever: ng_run
  *                returns (the signal moves the M off it).
+ *   plt          the PLT stubs of this program (read from its section
+ *                headers here) are not places a goroutine may be stopped:
+ *                numago, linked in statically, calls libc and the sanitizer
+ *                runtimes through them, once even on g0 between naming the
+ *                next goroutine and switching to it; the program's own code
+ *                is such a place, numago's is not, nor are functions named
+ *                as a sanitizer or libFuzzer runtime's (clang links those
+ *                into the program; numago calls them holding its locks).
  *   storm        a 50 us slice on 2 Ps while thousands of goroutines mix
  *                compute, malloc, yields, spawns, wait groups and channel
  *                hand-offs: every result arrives right, nothing hangs.
@@ -40,7 +48,12 @@
 #define _GNU_SOURCE
 #include "ng_test.h"
 
+#include "core/internal.h"
+
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -530,6 +543,69 @@ static int main_nosignal(void *arg)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ plt --- */
+
+static uintptr_t exe_base;
+
+static int find_base(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	exe_base = info->dlpi_addr;
+	return 1; /* the first object is the program */
+}
+
+/* Named like a sanitizer runtime's function: clang links those runtimes
+ * into the program, and numago calls them holding its locks. */
+__attribute__((noinline, used)) void __sanitizer_numago_probe(void)
+{
+	SINK(1);
+}
+__attribute__((noinline, used)) void _ZN6fuzzer12numago_probeEv(void)
+{
+	SINK(2);
+}
+
+static int main_plt(void *arg)
+{
+	(void)arg;
+	CHECK(ng_sched_g.async_preempt);
+	dl_iterate_phdr(find_base, NULL);
+	int fd = open("/proc/self/exe", O_RDONLY);
+	CHECK(fd >= 0);
+	ElfW(Ehdr) eh;
+	CHECK_EQ(pread(fd, &eh, sizeof eh, 0), (ssize_t)sizeof eh);
+	ElfW(Shdr) sh[256];
+	CHECK(eh.e_shnum <= 256);
+	CHECK_EQ(pread(fd, sh, eh.e_shnum * sizeof sh[0], (off_t)eh.e_shoff),
+	         (ssize_t)(eh.e_shnum * sizeof sh[0]));
+	static char names[1 << 16];
+	ElfW(Shdr) strs = sh[eh.e_shstrndx];
+	CHECK(strs.sh_size < sizeof names);
+	CHECK_EQ(pread(fd, names, strs.sh_size, (off_t)strs.sh_offset), (ssize_t)strs.sh_size);
+	close(fd);
+	int stubs = 0;
+	for (int i = 0; i < eh.e_shnum; i++) {
+		const char *n = names + sh[i].sh_name;
+		if (strncmp(n, ".plt", 4) != 0 || !(sh[i].sh_flags & SHF_EXECINSTR))
+			continue;
+		uintptr_t lo = exe_base + sh[i].sh_addr;
+		for (uintptr_t a = lo; a < lo + sh[i].sh_size; a += 4, stubs++)
+			if (ng_preempt_pc_safe(a)) {
+				fprintf(stderr, "%s+%#lx counts as program code\n", n,
+				        (unsigned long)(a - lo));
+				CHECK(false);
+			}
+	}
+	printf("plt: %d stub addresses deferred\n", stubs);
+	CHECK(stubs > 0);
+	CHECK(ng_preempt_pc_safe((uintptr_t)&spinner + 1));
+	CHECK(!ng_preempt_pc_safe((uintptr_t)&__sanitizer_numago_probe + 1));
+	CHECK(!ng_preempt_pc_safe((uintptr_t)&_ZN6fuzzer12numago_probeEv + 1));
+	CHECK(!ng_preempt_pc_safe((uintptr_t)&ng_chan_send + 1));
+	return 0;
+}
+
 /* ------------------------------------------------------------- shutdown --- */
 
 static void forever(void *arg)
@@ -676,6 +752,8 @@ int main(int argc, char **argv)
 		CHECK_EQ(run_with(1, 200000, main_migratable), 0);
 	if (PART("nosignal"))
 		CHECK_EQ(run_with(2, -1, main_nosignal), 0);
+	if (PART("plt"))
+		CHECK_EQ(run_with(1, 0, main_plt), 0);
 	if (PART("storm"))
 		CHECK_EQ(run_with(2, 50000, main_storm), 0);
 	if (PART("shutdown")) {

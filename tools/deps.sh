@@ -9,6 +9,8 @@ NUMAGO_DEBS=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   libopenmpi-dev openmpi-bin
   golang-go
+  libtbb-dev gnuplot-nox
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 numago_install_deps() {

@@ -15,8 +15,17 @@
  *
  * Built without hwloc (NUMAGO_WITH_HWLOC=OFF, e.g. for the aarch64 cross
  * check) the machine is flat: one node, PUs from the affinity mask, every
- * pair of Ps at class NODE, and fake topologies are refused. */
+ * pair of Ps at class NODE, and fake topologies are refused.
+ *
+ * When hwloc fails on this machine (hwloc_topology_init or _load; the
+ * NUMAGO_FAULT=hwloc site) the runtime still starts, on that same flat
+ * machine, after one line saying so: a program that ran yesterday should
+ * not stop running because /sys is unreadable today, and Ms are still bound
+ * to the PUs the launcher gave the process.  A fake topology asked for
+ * (ng_config.topology, NUMAGO_TOPOLOGY) is never replaced by another
+ * machine: ng_run/ng_start fail, with one line. */
 #define _GNU_SOURCE
+#include "../core/fault.h"
 #include "../core/internal.h"
 #include "cgroup.h"
 
@@ -51,6 +60,7 @@ typedef struct topo_p {
 typedef struct topo {
 	bool loaded;
 	bool fake;
+	bool flat; /* no hwloc topology: one node, the affinity mask's PUs */
 	bool locality;
 	bool bind;
 	int npus;   /* allowed PUs */
@@ -70,7 +80,6 @@ static topo T;
 
 /* ------------------------------------------------------------ loading --- */
 
-#if !NG_HAVE_HWLOC
 /* The PUs of a machine seen without hwloc: the affinity mask. */
 static int flat_pus(int *pus, int max)
 {
@@ -88,7 +97,6 @@ static int flat_pus(int *pus, int max)
 	}
 	return n > 0 ? n : 1;
 }
-#endif
 
 #if NG_HAVE_HWLOC
 static int cmp_int(const void *a, const void *b)
@@ -219,14 +227,37 @@ static int load_allowed(void)
 	return 0;
 }
 
+/* hwloc failed on this machine: the flat machine (see the top), and the
+ * one line that says so.  Returns 1: loaded, without hwloc. */
+static int load_flat_fallback(const char *call, int e)
+{
+	int tmp[CPU_SETSIZE];
+	T.t = NULL;
+	T.flat = true;
+	T.npus = flat_pus(tmp, CPU_SETSIZE);
+	T.nnodes = 1;
+	ng_warn("hwloc cannot load this machine's topology (%s: %s): using a flat one instead: "
+	        "1 NUMA node, %d PUs from the affinity mask",
+	        call, strerror(e), T.npus);
+	return 1;
+}
+
+/* 0: T.t loaded; 1: this machine without hwloc (T.flat); < 0: refused. */
 static int load_hwloc(const char *spec)
 {
 	if (spec == NULL && this_machine != NULL) {
 		T.t = this_machine;
 		return load_allowed();
 	}
-	if (hwloc_topology_init(&T.t) != 0)
+	/* hwloc_topology_init fails only for want of memory */
+	if (ng_fault(NG_FAULT_HWLOC) || hwloc_topology_init(&T.t) != 0) {
+		T.t = NULL;
+		if (spec == NULL)
+			return load_flat_fallback("hwloc_topology_init", ENOMEM);
+		ng_warn("topology '%s' cannot be loaded: hwloc_topology_init: %s", spec,
+		        strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	int rc = 0;
 	if (spec != NULL && strncmp(spec, "synthetic:", 10) == 0) {
 		T.fake = true;
@@ -238,14 +269,25 @@ static int load_hwloc(const char *spec)
 		errno = EINVAL;
 		rc = -1;
 	}
-	if (rc == 0)
+	const char *call = "hwloc_topology_load";
+	if (rc != 0)
+		call = NULL; /* the spec itself was refused */
+	else if (ng_fault(NG_FAULT_HWLOC))
+		errno = EIO, rc = -1; /* as an unreadable /sys or XML file would */
+	else
 		rc = hwloc_topology_load(T.t);
 	if (rc != 0) {
 		int e = errno ? errno : EINVAL;
-		ng_warn("topology '%s' cannot be loaded (%s): expected synthetic:<hwloc "
-		        "synthetic description> or xml:<file>",
-		        spec ? spec : "of this machine", strerror(e));
 		hwloc_topology_destroy(T.t);
+		T.t = NULL;
+		if (spec == NULL)
+			return load_flat_fallback(call, e);
+		/* the hint only where the spec can be what is wrong */
+		bool spec_err = call == NULL || e == EINVAL || e == ENOENT;
+		ng_warn("topology '%s' cannot be loaded (%s)%s", spec, strerror(e),
+		        spec_err
+		            ? ": expected synthetic:<hwloc synthetic description> or xml:<file>"
+		            : "");
 		return -EINVAL;
 	}
 	if (!T.fake)
@@ -298,7 +340,7 @@ static int assign_round_robin(int nprocs)
 		return -ENOMEM;
 	int nall;
 #if NG_HAVE_HWLOC
-	nall = allowed_pus(all);
+	nall = T.flat ? flat_pus(all, T.npus) : allowed_pus(all);
 #else
 	nall = flat_pus(all, T.npus);
 #endif
@@ -321,7 +363,7 @@ static void compute_classes(void)
 	int n = T.nprocs;
 	for (int i = 0; i < n; i++) {
 #if NG_HAVE_HWLOC
-		hwloc_obj_t a = pu_obj(T.p[i].pus[0]);
+		hwloc_obj_t a = T.flat ? NULL : pu_obj(T.p[i].pus[0]);
 		T.p[i].node = a ? node_of_pu(a) : 0;
 		int g = a ? group_of_pu(a) : -1;
 		T.p[i].group = g;
@@ -350,7 +392,8 @@ static void compute_classes(void)
 				c = NG_DIST_SELF;
 			else {
 #if NG_HAVE_HWLOC
-				hwloc_obj_t a = pu_obj(T.p[i].pus[0]), b = pu_obj(T.p[j].pus[0]);
+				hwloc_obj_t a = T.flat ? NULL : pu_obj(T.p[i].pus[0]);
+				hwloc_obj_t b = T.flat ? NULL : pu_obj(T.p[j].pus[0]);
 				c = (a && b) ? class_of_pus(a, b) : NG_DIST_NODE;
 #else
 				c = NG_DIST_NODE;
@@ -372,7 +415,7 @@ void ng_topo_unload(void)
 	free((void *)T.node_allocs);
 	free((void *)T.node_bytes);
 #if NG_HAVE_HWLOC
-	if (T.t != this_machine)
+	if (T.t != NULL && T.t != this_machine)
 		hwloc_topology_destroy(T.t);
 #endif
 	memset(&T, 0, sizeof T);
@@ -385,7 +428,7 @@ int ng_topo_load(const char *spec)
 		spec = NULL;
 #if NG_HAVE_HWLOC
 	int rc = load_hwloc(spec);
-	if (rc != 0)
+	if (rc < 0)
 		return rc;
 #else
 	if (spec != NULL) {
@@ -433,7 +476,7 @@ int ng_topo_assign(int nprocs, bool locality, bool bind)
 		return -ENOMEM;
 	int rc;
 #if NG_HAVE_HWLOC
-	rc = nprocs < T.npus ? assign_distrib(nprocs) : assign_round_robin(nprocs);
+	rc = nprocs < T.npus && !T.flat ? assign_distrib(nprocs) : assign_round_robin(nprocs);
 #else
 	rc = assign_round_robin(nprocs);
 #endif
@@ -552,7 +595,7 @@ void ng_topo_place(void *mem, size_t size, int node)
 	atomic_fetch_add_explicit(&T.node_allocs[node], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&T.node_bytes[node], size, memory_order_relaxed);
 #if NG_HAVE_HWLOC
-	if (T.fake || T.nnodes < 2 || !T.locality)
+	if (T.fake || T.flat || T.nnodes < 2 || !T.locality)
 		return;
 	hwloc_obj_t n = hwloc_get_obj_by_type(T.t, HWLOC_OBJ_NUMANODE, (unsigned)node);
 	if (n == NULL)

@@ -84,6 +84,38 @@ typedef struct ng_stats {
 	uint64_t chan_sends;
 	uint64_t chan_recvs;
 	uint64_t chan_select;
+	/* offload (numago/offload.h): commands submitted, completed (either
+	 * way), failed on the device, and waits that parked a goroutine */
+	uint64_t offload_ops;
+	uint64_t offload_done;
+	uint64_t offload_failed;
+	uint64_t offload_parks;
+	/* Gauges: what is alive now, not counts since the start, so that a
+	 * long run can tell a leak from churn.  Read racily like the rest
+	 * (a goroutine between its exit and its stack's return to a free list,
+	 * or the stacks whose pages an idle M is giving back, show up in
+	 * stacks_in_use for a moment): exact once the runtime is quiescent. */
+	int64_t goroutines_live; /* goroutines not yet finished (ng_num_goroutines) */
+	/* stacks handed out by the stack allocator and not given back: those
+	 * of live goroutines plus those dead goroutines keep for reuse (only
+	 * odd-sized stacks go back at exit), so it follows the peak number of
+	 * goroutines, not the current one */
+	int64_t stacks_allocated;
+	/* of those, the stacks not kept by a dead goroutine on a free list:
+	 * equals goroutines_live at rest; more is a lost stack */
+	int64_t stacks_in_use;
+	/* address space mapped for stacks, guard gaps included: slabs of
+	 * standard stacks (kept until shutdown) and odd-sized stacks */
+	uint64_t stack_bytes_mapped;
+	/* ng_timer records started and not stopped, plus ng_after timers not
+	 * yet fired: the timers a program owns */
+	int64_t timers_live;
+	/* runtime timers in the Ps' heaps: the above plus sleeps, deadlines of
+	 * blocking calls and contexts, and the runtime's own */
+	int64_t timers_queued;
+	/* channels made and not yet freed (the last reference released);
+	 * every context holds one, ng_after and ng_timer_start make one */
+	int64_t chans_live;
 } ng_stats;
 int ng_stats_read(ng_stats *out);
 

@@ -45,7 +45,9 @@ int ng_waitgroup_wait_until(ng_waitgroup *wg, int64_t deadline);
  * library. */
 static inline int ng_waitgroup_add_inline_(ng_waitgroup *wg, int64_t n)
 {
-	if (__builtin_expect(wg != 0, 1)) {
+	/* n outside +-INT32_MAX is an error, found by the library without
+	 * overflowing the sum here */
+	if (__builtin_expect(wg != 0 && n >= -(int64_t)INT32_MAX && n <= INT32_MAX, 1)) {
 		int64_t old = __atomic_load_n(&wg->count, __ATOMIC_RELAXED);
 		int64_t cnt = (int64_t)(int32_t)((uint64_t)old >> 32) + n;
 		if ((cnt > 0 || (cnt == 0 && (uint32_t)old == 0)) && cnt <= INT32_MAX &&

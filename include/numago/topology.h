@@ -7,6 +7,16 @@
  * topology nothing is bound: the bindings the runtime would have made are
  * recorded and can be queried.
  *
+ * When hwloc cannot load this machine's topology, the runtime starts on a
+ * flat machine after one line on stderr ("numago: hwloc cannot load this
+ * machine's topology (hwloc_topology_load: ...): using a flat one instead:
+ * 1 NUMA node, N PUs from the affinity mask"): one node, the PUs of the
+ * process's affinity mask, each P on one PU (bound to it), every pair of Ps at
+ * NG_DIST_NODE.  A fake topology that cannot be loaded is never replaced:
+ * ng_run/ng_start return -EINVAL (-ENOMEM when hwloc_topology_init fails)
+ * after one line.  NUMAGO_FAULT=hwloc fails hwloc_topology_init (hwloc@1:
+ * hwloc_topology_load), for tests.
+ *
  * All queries answer about the running runtime: -ESRCH when none runs,
  * -EINVAL for a P or node out of range. */
 #ifndef NUMAGO_TOPOLOGY_H

@@ -1,0 +1,3 @@
+module numago/bench/skynet
+
+go 1.19
