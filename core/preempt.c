@@ -47,6 +47,15 @@
  *      and waits; whoever dequeues the goroutine hands that M a P (Go's
  *      startlockedm).  Goroutines created with NG_GO_MIGRATABLE promise
  *      they hold none and simply go to the global queue.
+ *   5. The goroutine must not be inside one of the program's signal
+ *      handlers (running on its stack): the handler's PC is the program's,
+ *      but the code it interrupted may be numago's, halfway through a
+ *      switch (a SIGUSR1 storm made ASan report "starting fiber switch
+ *      while in fiber switch" and the scheduler ready a running
+ *      goroutine).  Found by the kernel's signal frame: the word the
+ *      handler returns to is the signal restorer (sigreturn), and the
+ *      stack from the interrupted SP up to the goroutine's top is searched
+ *      for it (a stale copy in a live frame only defers a preemption).
  * Under TSan the handler usually runs late: TSan's own handler queues the
  * signal and calls ours when the thread next leaves one of its interceptors
  * (malloc, memcpy, pthread_mutex_lock...), with a copy of the context from
@@ -72,6 +81,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -124,6 +134,9 @@ static bool saw_libc;
 static code_range tsan_code; /* libtsan's code, under TSan */
 static struct sigaction old_sa;
 static bool installed;
+/* Where a signal handler returns to: the restorer that calls sigreturn
+ * (glibc's __restore_rt on x86-64, the vDSO's trampoline on AArch64). */
+static uintptr_t sig_restorer;
 
 static bool system_object(const char *name)
 {
@@ -385,6 +398,77 @@ static uintptr_t tsan_caller(void)
 }
 #endif
 
+static uintptr_t uc_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#else
+	return (uintptr_t)uc->uc_mcontext.sp;
+#endif
+}
+
+/* Rule 5.  Not instrumented: it reads whole frames of the goroutine's stack,
+ * redzones included. */
+__attribute__((no_sanitize("address", "thread"))) static bool in_user_handler(const ng_g *g,
+                                                                              const ucontext_t *uc)
+{
+	if (sig_restorer == 0)
+		return false;
+#if defined(__aarch64__)
+	if ((uintptr_t)uc->uc_mcontext.regs[30] == sig_restorer)
+		return true; /* a leaf handler: its return address is still in LR */
+#endif
+	uintptr_t sp = uc_sp(uc), hi = (uintptr_t)g->stack.hi;
+	if (sp < (uintptr_t)g->stack.lo || sp >= hi)
+		return false;
+	for (const volatile uintptr_t *w = (const uintptr_t *)(sp & ~(uintptr_t)7);
+	     (uintptr_t)(w + 1) <= hi; w++)
+		if (*w == sig_restorer)
+			return true;
+	return false;
+}
+
+#if defined(__aarch64__)
+static uintptr_t probed_restorer;
+static void probe_handler(int sig)
+{
+	(void)sig;
+	probed_restorer = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+}
+#endif
+
+/* The restorer every handler installed through libc returns to. */
+static uintptr_t find_restorer(void)
+{
+#if defined(__x86_64__)
+	/* The kernel's view of our handler: glibc always sets SA_RESTORER. */
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k;
+	if (syscall(SYS_rt_sigaction, PREEMPT_SIG, NULL, &k, sizeof k.mask) != 0 ||
+	    !(k.flags & 0x04000000 /* SA_RESTORER */))
+		return 0;
+	return (uintptr_t)k.restorer;
+#else
+	/* No SA_RESTORER: the kernel returns through the vDSO's trampoline.
+	 * See where a handler returns to.  (Under TSan, whose handler calls
+	 * ours, this finds TSan's caller instead, and rule 5 sees nothing.) */
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = probe_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(PREEMPT_SIG, &sa, &old) != 0)
+		return 0;
+	probed_restorer = 0;
+	raise(PREEMPT_SIG);
+	sigaction(PREEMPT_SIG, &old, NULL);
+	return probed_restorer;
+#endif
+}
+
 /* Where the goroutine really is: the PC the signal interrupted, or under
  * TSan's late delivery the caller of the interceptor delivering it. */
 static uintptr_t stopped_pc(const ucontext_t *uc)
@@ -453,7 +537,8 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucv)
 	/* The handler runs on the interrupted stack: outside g's, the M is on
 	 * g0 between execute() naming g and the switch onto g's stack. */
 	char *sp = __builtin_frame_address(0);
-	if (sp < g->stack.lo || sp >= g->stack.hi || !ng_preempt_pc_safe(stopped_pc(uc))) {
+	if (sp < g->stack.lo || sp >= g->stack.hi || !ng_preempt_pc_safe(stopped_pc(uc)) ||
+	    in_user_handler(g, uc)) {
 		atomic_fetch_add_explicit(&S.stat_preempt_deferred, 1, memory_order_relaxed);
 		goto out;
 	}
@@ -558,6 +643,9 @@ void ng_preempt_init(void)
 	sa.sa_sigaction = preempt_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
+#if defined(__aarch64__)
+	sig_restorer = find_restorer(); /* before ours is installed: it raises */
+#endif
 	if (sigaction(PREEMPT_SIG, &sa, &old_sa) != 0) {
 		ng_warn("cannot install the preemption signal handler (%s): goroutines are "
 		        "preempted only at numago calls",
@@ -565,6 +653,9 @@ void ng_preempt_init(void)
 		S.async_preempt = false;
 		return;
 	}
+#if defined(__x86_64__)
+	sig_restorer = find_restorer();
+#endif
 	installed = true;
 }
 

@@ -34,6 +34,11 @@
  *                is such a place, numago's is not, nor are functions named
  *                as a sanitizer or libFuzzer runtime's (clang links those
  *                into the program; numago calls them holding its locks).
+ *   handler      a signal handler of the program that computes for 40
+ *                slices is not preempted (the code it interrupted may be
+ *                numago's, mid-switch): the other goroutine on the 1 P
+ *                does not run until the handler returns, and then the
+ *                same loop outside a handler is preempted at once.
  *   storm        a 50 us slice on 2 Ps while thousands of goroutines mix
  *                compute, malloc, yields, spawns, wait groups and channel
  *                hand-offs: every result arrives right, nothing hangs.
@@ -55,6 +60,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -606,6 +612,83 @@ static int main_plt(void *arg)
 	return 0;
 }
 
+/* -------------------------------------------------------------- handler --- */
+
+static _Atomic long h_ticks; /* the other goroutine's progress */
+static long h_before, h_after;
+static uint64_t h_iters; /* about 40 ms of compute */
+
+/* Registers only: under TSan any libc call in the handler would let TSan
+ * deliver the preemption signal there (see core/preempt.c). */
+static __attribute__((noinline)) uint64_t compute(uint64_t n)
+{
+	uint64_t x = n;
+	for (uint64_t i = 0; i < n; i++)
+		__asm__ volatile("" : "+r"(x) : "r"(i));
+	return x;
+}
+
+static void on_usr1_compute(int sig)
+{
+	(void)sig;
+	h_before = atomic_load(&h_ticks);
+	SINK(compute(h_iters));
+	h_after = atomic_load(&h_ticks);
+}
+
+static void ticker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		atomic_fetch_add(&h_ticks, 1);
+		ng_yield();
+	}
+}
+
+static int main_handler(void *arg)
+{
+	(void)arg;
+	uint64_t n = 1 << 22;
+	int64_t t0 = ng_now();
+	SINK(compute(n));
+	int64_t dt = ng_now() - t0;
+	h_iters = (uint64_t)((double)n * 40 * MS / (double)(dt > 0 ? dt : 1));
+
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1_compute;
+	sigemptyset(&sa.sa_mask);
+	CHECK_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+	CHECK_EQ(ng_go(ticker, NULL), 0);
+	ng_yield();
+	CHECK(atomic_load(&h_ticks) > 0);
+	ng_stats before = stats_now();
+	t0 = ng_now();
+	raise(SIGUSR1);
+	int64_t in_handler = ng_now() - t0;
+	ng_stats during = stats_now();
+	printf("handler: %.1f ms in the handler, %lu requests, %lu deferred, ticks %ld -> %ld\n",
+	       (double)in_handler / MS,
+	       (unsigned long)(during.preempt_requests - before.preempt_requests),
+	       (unsigned long)(during.preempt_deferred - before.preempt_deferred), h_before,
+	       h_after);
+	CHECK(in_handler >= 10 * MS);
+	CHECK(during.preempt_requests > before.preempt_requests);
+	CHECK_EQ(h_after, h_before);
+
+	/* Outside the handler the same loop is stopped within a few slices. */
+	long seen = atomic_load(&h_ticks);
+	t0 = ng_now();
+	for (uint64_t i = 0; atomic_load(&h_ticks) == seen && ng_now() - t0 < 5000 * MS; i++) {
+		SINK(compute(h_iters / 40));
+		SPIN_POINT(i << 10);
+	}
+	CHECK(atomic_load(&h_ticks) != seen);
+	atomic_store(&stop, 1);
+	CHECK_EQ(sigaction(SIGUSR1, &old, NULL), 0);
+	return 0;
+}
+
 /* ------------------------------------------------------------- shutdown --- */
 
 static void forever(void *arg)
@@ -754,6 +837,8 @@ int main(int argc, char **argv)
 		CHECK_EQ(run_with(2, -1, main_nosignal), 0);
 	if (PART("plt"))
 		CHECK_EQ(run_with(1, 0, main_plt), 0);
+	if (PART("handler"))
+		CHECK_EQ(run_with(1, MS, main_handler), 0);
 	if (PART("storm"))
 		CHECK_EQ(run_with(2, 50000, main_storm), 0);
 	if (PART("shutdown")) {
