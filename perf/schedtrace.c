@@ -71,6 +71,14 @@ void ng_schedtrace(int64_t now)
 	pthread_mutex_lock(&S.lock);
 	int threads = S.mcount, idlethreads = S.nmidle;
 	pthread_mutex_unlock(&S.lock);
+	if (threads == 0) {
+		/* Still booting: sysmon starts before the first M (ng_run makes
+		 * it after spawning main, which under TSan took over 20 ms the
+		 * first time, registering the SDE events).  Go has m0 from the
+		 * start and never prints threads=0. */
+		free(buf);
+		return;
+	}
 	size_t len = 0;
 	add(buf, n, &len,
 	    "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "

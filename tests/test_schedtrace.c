@@ -135,6 +135,9 @@ static trace_line parse(const char *line)
 		fprintf(stderr, "bad schedtrace line: %s\n", line);
 		CHECK_EQ(n, 7);
 	}
+	if (t.procs != 2 || t.idle < 0 || t.idle > t.procs || t.threads < 1 || t.spinning < 0 ||
+	    t.idlethreads < 0 || t.global < 0)
+		fprintf(stderr, "bad schedtrace line: %s\n", line);
 	CHECK_EQ(t.procs, 2);
 	CHECK(t.idle >= 0 && t.idle <= t.procs);
 	CHECK(t.threads >= 1 && t.spinning >= 0 && t.idlethreads >= 0 && t.global >= 0);
