@@ -96,6 +96,11 @@ static void run(int procs, int sleep_between, const char *counters)
 		CHECK_EQ(setenv("NUMAGO_COUNTERS", counters, 1), 0);
 	ng_config cfg = {0};
 	cfg.procs = procs;
+	/* Runs end at the yields and sleeps only: on a loaded machine (ctest
+	 * -j under TSan) a 5 ms chunk of CPU took over a 10 ms slice of wall
+	 * time, and a preemption mid-chunk put the M's hand-off work into the
+	 * "inside its runs" figure (6 ms short in CI). */
+	cfg.time_slice = 60000 * MS;
 	prof_cpu = prof_own = -1;
 	CHECK_EQ(ng_run(&cfg, main_g, &sleep_between), 0);
 	CHECK_EQ(unsetenv("NUMAGO_COUNTERS"), 0);
