@@ -28,12 +28,17 @@
 
 static int rank, peer;
 static ng_waitgroup wg = NG_WAITGROUP_INIT;
+/* The waiters' deadlines start once both ranks have all theirs: under TSan
+ * a spawn costs ~3 ms (libtsan maps and clears a fiber), and the first
+ * waiters timed out before the peer, still spawning, had sent anything. */
+static ng_waitgroup gate = NG_WAITGROUP_INIT;
 static _Atomic int got, timedout;
 
 static void waiter(void *arg)
 {
 	int i = (int)(intptr_t)arg;
 	int v = -1;
+	CHECK_EQ(ng_waitgroup_wait(&gate), 0);
 	int r = ng_mpi_recv(&v, 1, MPI_INT, peer, 1000 + i, MPI_COMM_WORLD, MPI_STATUS_IGNORE,
 	                    ng_now() + 500 * MS);
 	if (i % 2 == 0) {
@@ -122,8 +127,11 @@ static int main_g(void *arg)
 
 	/* many waiters with deadlines: half get their message */
 	ng_waitgroup_add(&wg, NWAITS);
+	ng_waitgroup_add(&gate, 1);
 	for (int i = 0; i < NWAITS; i++)
 		ng_go(waiter, (void *)(intptr_t)i);
+	CHECK_EQ(ng_mpi_barrier(MPI_COMM_WORLD, NG_FOREVER), 0);
+	ng_waitgroup_done(&gate);
 	for (int i = 0; i < NWAITS; i += 2)
 		CHECK_EQ(ng_mpi_send(&i, 1, MPI_INT, peer, 1000 + i, MPI_COMM_WORLD, NG_FOREVER),
 		         0);
