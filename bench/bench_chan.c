@@ -8,6 +8,7 @@
  *                        pulled from an atomic counter
  *   ChanProdCons0        one producer and one consumer per P on one
  *                        unbuffered channel; ns per message
+ *   ChanProdCons10       the same with a buffer of 10
  *   ChanProdCons100      the same with a buffer of 100
  *   ChanNonblocking      RunParallel: non-blocking receive on an empty
  *                        unbuffered channel (Go's single-case select with
@@ -561,7 +562,7 @@ static int64_t bench_wg_uncontended(int64_t n, void *vctx)
 
 /* ---- table ---- */
 
-static const prodcons_cfg prodcons0 = {0, 0}, prodcons100 = {100, 0};
+static const prodcons_cfg prodcons0 = {0, 0}, prodcons10 = {10, 0}, prodcons100 = {100, 0};
 static const make_cfg make_byte = {1}, make_struct0 = {0};
 
 enum { PKG_RUNTIME, PKG_SYNC, PKG_N };
@@ -577,6 +578,7 @@ typedef struct bench_def {
 static const bench_def benches[] = {
     {"ChanSync", bench_chan_sync, NULL, 40, PKG_RUNTIME},
     {"ChanProdCons0", bench_prodcons, &prodcons0, 90, PKG_RUNTIME},
+    {"ChanProdCons10", bench_prodcons, &prodcons10, 0, PKG_RUNTIME},
     {"ChanProdCons100", bench_prodcons, &prodcons100, 0, PKG_RUNTIME},
     {"ChanNonblocking", bench_chan_nonblocking, NULL, 0, PKG_RUNTIME},
     {"SelectUncontended", bench_select_uncontended, NULL, 15, PKG_RUNTIME},
@@ -732,7 +734,7 @@ int main(int argc, char **argv)
 		}
 	bench_parse(argc, argv, &opts,
 	            "bench_chan: Go 1.19's channel, select, mutex and waitgroup benchmarks "
-	            "(ChanSync, ChanProdCons0/100, ChanNonblocking, SelectUncontended,\n"
+	            "(ChanSync, ChanProdCons0/10/100, ChanNonblocking, SelectUncontended,\n"
 	            "SelectProdCons, ChanContended, MakeChan/Byte, MakeChan/Struct/0, "
 	            "MutexUncontended, WaitGroupUncontended), ns/op as Go counts it.\n"
 	            "Go's own figures (go test -bench, packages runtime and sync) run in the "
