@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 ORDER = ["bench_core", "bench_chan", "bench_sched", "bench_rss", "bench_idle", "bench_spin",
-         "bench_cl", "bench_tasks", "bench_numa"]
+         "bench_cl", "bench_mpi", "bench_tasks", "bench_numa"]
 
 
 def fnum(v):

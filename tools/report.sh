@@ -78,6 +78,20 @@ run() {
   fi
 }
 
+# run_mpi TIMEOUT_S ARGS...: bench_mpi as 2 ranks (more ranks than cores
+# allowed; as root mpirun needs to be told)
+run_mpi() {
+  local limit=$1
+  shift
+  if [ ! -x $bin/bench_mpi ] || ! command -v mpirun >/dev/null; then
+    echo "-- bench_mpi: not built (no MPI), skipped"
+    return 0
+  fi
+  local flags=(-np 2 --oversubscribe)
+  [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
+  run bench_mpi "$limit" "$(command -v mpirun)" "${flags[@]}" $bin/bench_mpi "$@"
+}
+
 if [ $full -eq 0 ]; then
   # 2-core sizing: shorter repetitions (Go's peers get the same benchtime)
   run bench_core 120 $bin/bench_core --json --reps 5 --benchtime 200
@@ -89,6 +103,8 @@ if [ $full -eq 0 ]; then
   # OpenCL offload against raw OpenCL on the same device (built only with
   # OpenCL; PoCL's CPU device where there is no other)
   run bench_cl 180 $bin/bench_cl --json --reps 5 --quick
+  # MPI bridge against plain MPI, 2 ranks (built only with MPI)
+  run_mpi 120 --json --reps 5
   # task-parallel kernels (fib, UTS, nqueens, cilksort, skynet) against OpenMP
   # tasks, oneTBB task_group and Go (skynet), same run, same threads; with
   # its peers (the ratios), at each P count (scaling)
@@ -103,6 +119,7 @@ else
   run bench_idle 120 $bin/bench_idle --json
   run bench_spin 600 $bin/bench_spin --json --reps 3
   run bench_cl 1200 $bin/bench_cl --json --reps 10
+  run_mpi 600 --json --reps 10
   run bench_tasks 3600 $bin/bench_tasks --json --reps 5 --full --procs "$procs"
   run bench_numa 3600 $bin/bench_numa --json --reps 10 --procs "$procs"
 fi
