@@ -55,7 +55,10 @@
  *      goroutine).  Found by the kernel's signal frame: the word the
  *      handler returns to is the signal restorer (sigreturn), and the
  *      stack from the interrupted SP up to the goroutine's top is searched
- *      for it (a stale copy in a live frame only defers a preemption).
+ *      for it.  On x86-64 the frame's saved context must fit (an SP above
+ *      it) and the mask now must block a signal the frame's saved mask did
+ *      not (the running handler's own): a stale frame left in a live
+ *      frame's unused slot does not defer preemption for good.
  * Under TSan the handler usually runs late: TSan's own handler queues the
  * signal and calls ours when the thread next leaves one of its interceptors
  * (malloc, memcpy, pthread_mutex_lock...), with a copy of the context from
@@ -407,6 +410,35 @@ static uintptr_t uc_sp(const ucontext_t *uc)
 #endif
 }
 
+#if defined(__x86_64__)
+/* The first word of a sigset: the 64 classic and real-time signals. */
+__attribute__((no_sanitize("address", "thread"))) static uint64_t mask_word(const sigset_t *set)
+{
+	uint64_t m;
+	memcpy(&m, set, sizeof m);
+	return m;
+}
+
+/* A restorer found at w: is it the bottom of a kernel signal frame whose
+ * handler is still running?  The frame's ucontext follows the word; it
+ * saved an SP above the frame, within the stack, and the mask from before
+ * the handler ran.  A running handler blocks its own signal (and its
+ * sa_mask) on top of that mask, so the mask now blocks a signal the saved
+ * one did not.  A stale frame left in a live frame's unused slot (an old
+ * preemption's, say) saved the mask the goroutine runs with now. */
+__attribute__((no_sanitize("address", "thread"))) static bool
+frame_live(const volatile uintptr_t *w, uintptr_t hi, const ucontext_t *now)
+{
+	const ucontext_t *f = (const ucontext_t *)(uintptr_t)(w + 1);
+	if ((uintptr_t)(f + 1) > hi)
+		return false;
+	uintptr_t fsp = (uintptr_t)f->uc_mcontext.gregs[REG_RSP];
+	if (fsp <= (uintptr_t)w || fsp > hi)
+		return false;
+	return (mask_word(&now->uc_sigmask) & ~mask_word(&f->uc_sigmask)) != 0;
+}
+#endif
+
 /* Rule 5.  Not instrumented: it reads whole frames of the goroutine's stack,
  * redzones included. */
 __attribute__((no_sanitize("address", "thread"))) static bool in_user_handler(const ng_g *g,
@@ -422,9 +454,16 @@ __attribute__((no_sanitize("address", "thread"))) static bool in_user_handler(co
 	if (sp < (uintptr_t)g->stack.lo || sp >= hi)
 		return false;
 	for (const volatile uintptr_t *w = (const uintptr_t *)(sp & ~(uintptr_t)7);
-	     (uintptr_t)(w + 1) <= hi; w++)
-		if (*w == sig_restorer)
+	     (uintptr_t)(w + 1) <= hi; w++) {
+		if (*w != sig_restorer)
+			continue;
+#if defined(__x86_64__)
+		if (frame_live(w, hi, uc))
 			return true;
+#else
+		return true; /* AArch64: the frame record holds no context to check */
+#endif
+	}
 	return false;
 }
 
