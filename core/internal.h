@@ -454,11 +454,6 @@ typedef struct ng_sched {
 	 * when the runtime shuts down (a channel may outlive its run) */
 	_Atomic int64_t gauge[2];
 	int32_t max_blocked; /* bound on them */
-	/* Ms waiting for their async-preempted goroutine to be scheduled
-	 * again (preempt.c, rule 4), and the bound past which preemption
-	 * signals are deferred rather than pin one more thread */
-	_Atomic int32_t nlockedwait;
-	int32_t max_lockedwait;
 	/* hooks other modules install: can anything still wake a goroutine? */
 	int (*pending_wakers[8])(void);
 	int npending_wakers;
@@ -664,7 +659,6 @@ typedef struct ng_debug {
 	int no_sysmon;          /* no sysmon thread: readies never defer their wake */
 	char cgroot[256];       /* cgroup files are read under this root (tests) */
 	int max_blocked;        /* bound on Ms in blocking calls, 0: default */
-	int max_lockedwait;     /* bound on Ms held by preempted goroutines, 0: default */
 	int asyncpreemptoff;    /* no preemption signals (Go's GODEBUG name) */
 	int schedtrace_ms;      /* sysmon prints a schedtrace line this often */
 	int counters;           /* print the counter tier line at boot */

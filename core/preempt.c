@@ -46,11 +46,7 @@
  *      is per thread, so it resumes on the same M: the M hands its P on
  *      and waits; whoever dequeues the goroutine hands that M a P (Go's
  *      startlockedm).  Goroutines created with NG_GO_MIGRATABLE promise
- *      they hold none and simply go to the global queue.  Each stopped
- *      goroutine thus holds a thread until it runs again: past
- *      S.max_lockedwait such threads (max(procs, 4); NUMAGO_DEBUG=
- *      maxpreemptm=N) the signal is deferred instead, or 200 compute-bound
- *      goroutines on 2 Ps made 161 threads.
+ *      they hold none and simply go to the global queue.
  *   5. The goroutine must not be inside one of the program's signal
  *      handlers (running on its stack): the handler's PC is the program's,
  *      but the code it interrupted may be numago's, halfway through a
@@ -579,11 +575,8 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucv)
 	/* The handler runs on the interrupted stack: outside g's, the M is on
 	 * g0 between execute() naming g and the switch onto g's stack. */
 	char *sp = __builtin_frame_address(0);
-	bool locked = !(g->flags & NG_GO_MIGRATABLE);
 	if (sp < g->stack.lo || sp >= g->stack.hi || !ng_preempt_pc_safe(stopped_pc(uc)) ||
-	    in_user_handler(g, uc) ||
-	    (locked &&
-	     atomic_load_explicit(&S.nlockedwait, memory_order_relaxed) >= S.max_lockedwait)) {
+	    in_user_handler(g, uc)) {
 		atomic_fetch_add_explicit(&S.stat_preempt_deferred, 1, memory_order_relaxed);
 		goto out;
 	}
@@ -592,7 +585,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucv)
 	/* The M goes on (or waits) with the goroutine's signal mask, not the
 	 * handler's, which blocks this signal. */
 	pthread_sigmask(SIG_SETMASK, &uc->uc_sigmask, NULL);
-	ng_m *now = ng_preempt_switch(m, g, locked);
+	ng_m *now = ng_preempt_switch(m, g, !(g->flags & NG_GO_MIGRATABLE));
 	if (now != m) {
 		/* Resumed on another thread: sigreturn would install the first
 		 * thread's alternate signal stack on this one. */

@@ -90,8 +90,6 @@ static void parse_debug(void)
 			snprintf(ng_debug_g.cgroot, sizeof ng_debug_g.cgroot, "%s", val);
 		} else if (strcmp(tok, "maxblock") == 0) {
 			ng_debug_g.max_blocked = (int)strtol(val, NULL, 10);
-		} else if (strcmp(tok, "maxpreemptm") == 0) {
-			ng_debug_g.max_lockedwait = (int)strtol(val, NULL, 10);
 		} else if (strcmp(tok, "sysmon") == 0) {
 			/* sysmon=0: no sysmon thread, so every ready wakes an idle P
 			 * at once (Go's policy), for comparisons */
@@ -215,12 +213,6 @@ static int boot(const ng_config *cfg, bool embedded)
 	S.deadlock_mode = cfg->deadlock;
 	S.max_blocked = ng_debug_g.max_blocked > 0 ? ng_debug_g.max_blocked : 10000;
 	atomic_store(&S.nblocked, 0);
-	/* One thread per P held by a goroutine stopped mid-loop, at least 4:
-	 * enough that compute loops on every P take turns, while 1,000 of
-	 * them cannot pin 1,000 threads. */
-	S.max_lockedwait =
-	    ng_debug_g.max_lockedwait > 0 ? ng_debug_g.max_lockedwait : (procs > 4 ? procs : 4);
-	atomic_store(&S.nlockedwait, 0);
 	S.boot_threads = ng_count_threads();
 	S.embedded = embedded;
 	S.run_result = 0;

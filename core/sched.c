@@ -1355,7 +1355,6 @@ void ng_post_switch(ng_m *m)
 		}
 		g->lockedm = m;
 		m->lockedg = g;
-		atomic_fetch_add_explicit(&S.nlockedwait, 1, memory_order_relaxed);
 		releasep(m);
 		if (NG_UNLIKELY(stopping)) /* this M leaves from stoplockedm */
 			pidleput_locked(p);
@@ -1763,7 +1762,6 @@ static ng_g *stoplockedm(ng_m *m)
 			ng_g *g = m->lockedg;
 			m->lockedg = NULL;
 			g->lockedm = NULL;
-			atomic_fetch_sub_explicit(&S.nlockedwait, 1, memory_order_relaxed);
 			return g;
 		}
 		if (atomic_load_explicit(&S.stopping, memory_order_acquire))

@@ -39,13 +39,6 @@
  *                numago's, mid-switch): the other goroutine on the 1 P
  *                does not run until the handler returns, and then the
  *                same loop outside a handler is preempted at once.
- *   many         200 goroutines computing 20 ms each on 2 Ps with a 1 ms
- *                slice: a goroutine stopped by the signal keeps its thread
- *                until it runs again, and past NUMAGO_DEBUG=maxpreemptm
- *                (default max(procs, 4)) such threads the signal is
- *                deferred, so the runtime creates a handful of Ms, not one
- *                per goroutine (it created 161 before the bound); all of
- *                them finish, preempted and deferred both happen.
  *   storm        a 50 us slice on 2 Ps while thousands of goroutines mix
  *                compute, malloc, yields, spawns, wait groups and channel
  *                hand-offs: every result arrives right, nothing hangs.
@@ -702,51 +695,6 @@ static int main_handler(void *arg)
 	return 0;
 }
 
-/* ----------------------------------------------------------------- many --- */
-
-#define MANY_G 200
-static ng_waitgroup many_wg = NG_WAITGROUP_INIT;
-static _Atomic int many_done;
-
-static void many_worker(void *arg)
-{
-	(void)arg;
-	int64_t end = ng_now() + 20 * MS;
-	uint64_t x = 0;
-	for (uint64_t i = 0;; i++) {
-		for (int k = 0; k < 1000; k++)
-			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		SPIN_POINT(i << 10);
-		if ((i & 15) == 0 && ng_now() >= end)
-			break;
-	}
-	SINK(x);
-	atomic_fetch_add(&many_done, 1);
-	ng_waitgroup_done(&many_wg);
-}
-
-static int main_many(void *arg)
-{
-	(void)arg;
-	ng_stats before = stats_now();
-	CHECK_EQ(ng_waitgroup_add(&many_wg, MANY_G), 0);
-	for (int i = 0; i < MANY_G; i++)
-		CHECK_EQ(ng_go(many_worker, NULL), 0);
-	CHECK_EQ(ng_waitgroup_wait(&many_wg), 0);
-	ng_stats after = stats_now();
-	uint64_t ms = after.ms - before.ms; /* ng_stats.ms counts since the process began */
-	printf("many: %d compute goroutines on %d Ps: %llu Ms created, %llu async preemptions, "
-	       "%llu deferred\n",
-	       MANY_G, ng_procs(), (unsigned long long)ms,
-	       (unsigned long long)(after.preempt_async - before.preempt_async),
-	       (unsigned long long)(after.preempt_deferred - before.preempt_deferred));
-	CHECK_EQ(atomic_load(&many_done), MANY_G);
-	CHECK(after.preempt_async > before.preempt_async);
-	/* the Ps' Ms, the bound's waiting ones, spinners */
-	CHECK(ms <= (uint64_t)ng_procs() + 4 + 3);
-	return 0;
-}
-
 /* ------------------------------------------------------------- shutdown --- */
 
 static void forever(void *arg)
@@ -897,8 +845,6 @@ int main(int argc, char **argv)
 		CHECK_EQ(run_with(1, 0, main_plt), 0);
 	if (PART("handler"))
 		CHECK_EQ(run_with(1, MS, main_handler), 0);
-	if (PART("many"))
-		CHECK_EQ(run_with(2, MS, main_many), 0);
 	if (PART("storm"))
 		CHECK_EQ(run_with(2, 50000, main_storm), 0);
 	if (PART("shutdown")) {
