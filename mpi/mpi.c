@@ -214,6 +214,13 @@ static int check_ready(void)
 	return atomic_load_explicit(&M.inited, memory_order_acquire) == 1 ? 0 : -ENOTCONN;
 }
 
+/* Every operation's first step: the bridge is up and comm usable. */
+static int ready_comm(MPI_Comm comm)
+{
+	int r = check_ready();
+	return r != 0 ? r : comm_prepare(comm);
+}
+
 /* ----------------------------------------------------------------- table */
 
 static int tab_add_locked(mpi_op *op)
@@ -720,9 +727,7 @@ int ng_mpi_isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
 {
 	if (req == NULL)
 		return -EINVAL;
-	int r = check_ready();
-	if (r == 0)
-		r = comm_prepare(comm);
+	int r = ready_comm(comm);
 	if (r != 0)
 		return r;
 	call_lock();
@@ -736,9 +741,7 @@ int ng_mpi_irecv(void *buf, int count, MPI_Datatype type, int src, int tag, MPI_
 {
 	if (req == NULL)
 		return -EINVAL;
-	int r = check_ready();
-	if (r == 0)
-		r = comm_prepare(comm);
+	int r = ready_comm(comm);
 	if (r != 0)
 		return r;
 	call_lock();
@@ -789,9 +792,7 @@ int ng_mpi_recv(void *buf, int count, MPI_Datatype type, int src, int tag, MPI_C
 
 int ng_mpi_barrier(MPI_Comm comm, int64_t deadline)
 {
-	int r = check_ready();
-	if (r == 0)
-		r = comm_prepare(comm);
+	int r = ready_comm(comm);
 	if (r != 0)
 		return r;
 	MPI_Request req;
@@ -809,9 +810,7 @@ int ng_mpi_barrier(MPI_Comm comm, int64_t deadline)
 int ng_mpi_allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype type, MPI_Op op,
                      MPI_Comm comm, int64_t deadline)
 {
-	int r = check_ready();
-	if (r == 0)
-		r = comm_prepare(comm);
+	int r = ready_comm(comm);
 	if (r != 0)
 		return r;
 	if (count < 0 || recvbuf == NULL)
