@@ -29,11 +29,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ns(void)
+static int64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static _Atomic int64_t other_ran_at, blocked_at, blocked_back_at;
@@ -49,13 +54,6 @@ static clockid_t other_clock;
 static _Atomic int64_t other_cpu0, other_cpu_at_back;
 static _Atomic int other_done, other_done_at_back;
 static double iters_per_ns;
-
-static int64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 #define CHUNK 20000
 
