@@ -353,6 +353,7 @@ typedef struct ng_m {
 	uint64_t oldblock; /* oldp->block as this M set it */
 	bool spinning;     /* looking for work; counted in sched.nmspinning */
 	bool blocked;      /* in ng_block_enter (issue: sysmon) */
+	bool timer_wake;   /* woke from its timed sleep for due timers: no spin */
 	/* running timer callbacks (timer.c), maybe on a goroutine's stack: a
 	 * cooperative preemption there would park the G with its timer still
 	 * RUNNING, and ng_tmr_del spins on that state */

@@ -1102,6 +1102,7 @@ static ng_p *stopm_sleep(ng_m *m)
 		ng_p *p = m->nextp;
 		if (p != NULL) {
 			m->nextp = NULL;
+			m->timer_wake = false;
 			/* park -> run: what this wake cost (spin.c) */
 			if (m->wake_at != 0)
 				ng_spin_wake_sample_locked(ng_nanotime() - m->wake_at);
@@ -1109,6 +1110,7 @@ static ng_p *stopm_sleep(ng_m *m)
 		} else if ((head != NULL || ng_timers_earliest() <= ng_nanotime()) &&
 		           (p = pidleget_locked()) != NULL) {
 			midle_remove_locked(m);
+			m->timer_wake = head == NULL;
 		}
 		/* Found goroutines: we run one, an idle P each the others
 		 * (Go's injectglist from an M without a P). */
@@ -1126,6 +1128,7 @@ static ng_g *findrunnable(ng_m *m, bool *inherit)
 {
 	ng_g *g;
 	ng_p *p;
+	bool timer_wake = false; /* stopm_sleep's m->timer_wake, for this call only */
 top:
 	*inherit = false;
 	if (atomic_load_explicit(&S.stopping, memory_order_acquire))
@@ -1172,8 +1175,15 @@ top:
 	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
 	bool woken = m->spinning;
 	int phase = atomic_load_explicit(&ng_phase_now, memory_order_relaxed);
-	if (woken || ng_spin_may_spin(atomic_load_explicit(&S.nmspinning, memory_order_relaxed),
-	                              busy, phase)) {
+	/* An M that its timed sleep woke for due timers, which made nothing
+	 * runnable, goes back to sleep without spinning: nobody asked for a
+	 * spinner, and a periodic timer (the offload watchdog ticks every 2 ms
+	 * while kernels run) would otherwise buy a spin budget of CPU per tick
+	 * from an idle process (5% of a CPU on the 2-vCPU VM, bench_cl
+	 * waitcpu). */
+	if (!timer_wake &&
+	    (woken || ng_spin_may_spin(atomic_load_explicit(&S.nmspinning, memory_order_relaxed),
+	                               busy, phase))) {
 		int32_t zero = 0;
 		if (m->spin_group < 0 && atomic_compare_exchange_strong_explicit(
 		                             &S.group_spinning[p->group], &zero, 1,
@@ -1301,6 +1311,7 @@ stop:
 	if (p == NULL)
 		return NULL;
 	acquirep(m, p);
+	timer_wake = m->timer_wake;
 	goto top;
 }
 

@@ -8,7 +8,12 @@
  *     its CPU, ignores samples when oversubscribed (budget 0) or fixed.
  *  2. Live, on 2 Ps: a consumer woken again and again on the other P from a
  *     parked M gives samples, and the budget is the clamped average of
- *     them; the boot settings follow the CPUs and NUMAGO_DEBUG=spin. */
+ *     them; the boot settings follow the CPUs and NUMAGO_DEBUG=spin.
+ *  3. An M that its timed sleep woke for a timer which readied nobody (a
+ *     2 ms ticker nobody reads, as the offload watchdog ticks while kernels
+ *     run) sleeps again without spinning: over 500 ms of such ticks with a
+ *     fixed 200 us budget, at most two budgets are spun (main going to
+ *     sleep), not one per tick (about 50 ms). */
 #define _GNU_SOURCE
 #include "ng_test.h"
 
@@ -16,6 +21,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #define US 1000LL
 #define MS 1000000LL
@@ -126,6 +132,37 @@ static int live_main(void *arg)
 	return 0;
 }
 
+static double cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static int ticker_main(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(budget(), 200 * US);
+	ng_chan *tick = NULL;
+	ng_timer *t = ng_timer_start(2 * MS, 2 * MS, &tick);
+	CHECK(t != NULL);
+	ng_stats before, after;
+	CHECK_EQ(ng_stats_read(&before), 0);
+	double cpu0 = cpu_ms();
+	CHECK_EQ(ng_sleep(500 * MS), 0);
+	double cpu = cpu_ms() - cpu0;
+	CHECK_EQ(ng_stats_read(&after), 0);
+	uint64_t spun = after.spin_ns - before.spin_ns;
+	printf("500 ms asleep beside a 2 ms ticker nobody reads: %.2f ms spun, %.1f ms CPU\n",
+	       (double)spun / 1e6, cpu);
+	fflush(stdout);
+	CHECK(spun <= 2 * 200 * US);
+	CHECK_EQ(ng_timer_stop(t), 0);
+	ng_chan_release(tick);
+	return 0;
+}
+
 static int budget_main(void *arg)
 {
 	*(int64_t *)arg = budget();
@@ -150,6 +187,8 @@ int main(void)
 	CHECK_EQ(setenv("NUMAGO_DEBUG", "spin=12345", 1), 0);
 	CHECK_EQ(ng_run(&cfg, budget_main, &b), 0);
 	CHECK_EQ(b, 12345);
+	CHECK_EQ(setenv("NUMAGO_DEBUG", "spin=200000", 1), 0);
+	CHECK_EQ(ng_run(&cfg, ticker_main, NULL), 0);
 	CHECK_EQ(unsetenv("NUMAGO_DEBUG"), 0);
 	CHECK_EQ(ng_run(&cfg, budget_main, &b), 0);
 	CHECK_EQ(b, NG_SPIN_INITIAL_NS);
