@@ -61,6 +61,7 @@
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef NUMAGO_BENCH_BINARY_DIR
@@ -707,11 +708,16 @@ typedef struct cpu_sample {
 
 static cpu_sample cs;
 
-static int64_t thread_self_cpu(void)
+/* CPU the waiter's thread burned over the wait, from cpu_end's deltas.  A
+ * goroutine may end on another M than it began on: both count (two
+ * different threads' clocks cannot be subtracted from each other). */
+static int64_t waiter_cpu(int tid0, int tid1)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	int64_t sum = 0;
+	for (int i = 0; i < cs.na; i++)
+		if (cs.after[i].tid == tid0 || cs.after[i].tid == tid1)
+			sum += cs.after[i].ns;
+	return sum;
 }
 
 static void cpu_begin(void)
@@ -759,14 +765,12 @@ static int64_t ng_waitcpu(int64_t n, void *q)
 	ng_cl_arg args[2] = {NG_CL_ARG(buf_busy), NG_CL_ARG(it)};
 	ng_cl_op *op;
 	cpu_begin();
-	int64_t w0 = thread_self_cpu();
+	int tid0 = (int)syscall(SYS_gettid);
 	int r = ng_cl_launch(q, k_busy, &R_ONE, args, 2, NULL, 0, &op);
 	if (r == 0)
 		r = ng_cl_wait(op, NG_FOREVER);
-	/* the goroutine may have moved to another M: this is only the CPU of
-	 * the M it ended on, a lower bound of the waiter's */
-	cs.waiter = thread_self_cpu() - w0;
 	cpu_end();
+	cs.waiter = waiter_cpu(tid0, (int)syscall(SYS_gettid));
 	ng_cl_op_release(op);
 	if (r != 0)
 		fail("ng_cl_launch/ng_cl_wait (busy)", r);
@@ -779,7 +783,7 @@ static int64_t raw_waitcpu_body(int64_t n, void *c)
 	int use_wait = c != NULL;
 	cl_event ev = NULL;
 	cpu_begin();
-	int64_t w0 = thread_self_cpu();
+	int tid = (int)syscall(SYS_gettid);
 	if (launch_busy(raw_q, use_wait ? &ev : NULL) != 0)
 		return -1;
 	cl_int e;
@@ -790,8 +794,8 @@ static int64_t raw_waitcpu_body(int64_t n, void *c)
 	} else {
 		e = clFinish(raw_q);
 	}
-	cs.waiter = thread_self_cpu() - w0;
 	cpu_end();
+	cs.waiter = waiter_cpu(tid, tid);
 	return e == CL_SUCCESS ? 0 : -1;
 }
 
@@ -850,7 +854,7 @@ static cpu_res run_waitcpu(ng_cl_queue *q, void *rawarg, const char *name)
 		       res.rest_ms_per_s, waiter);
 	else
 		printf("%-34s %7.1f ms wall %8.1f ms CPU: %7.1f busiest thread, %6.2f rest "
-		       "(min %.2f; %.2f ms/s); waiter thread %.2f\n",
+		       "(min %.2f; %.2f ms/s); waiter's threads %.2f\n",
 		       name, wall, res.proc_ms, busiest, res.rest_ms, rest[0], res.rest_ms_per_s,
 		       waiter);
 	fflush(stdout);
