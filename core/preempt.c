@@ -46,7 +46,13 @@
  *      is per thread, so it resumes on the same M: the M hands its P on
  *      and waits; whoever dequeues the goroutine hands that M a P (Go's
  *      startlockedm).  Goroutines created with NG_GO_MIGRATABLE promise
- *      they hold none and simply go to the global queue.
+ *      they hold none and simply go to the global queue.  So every
+ *      goroutine stopped and not yet resumed holds a thread, as Go's
+ *      LockOSThread does.  The waiting thread is not lent to other
+ *      goroutines: one of them blocking it in a raw system call on
+ *      something the stopped goroutine would provide deadlocks both; and
+ *      a cap that deferred the signal instead left the loops on their Ps
+ *      and starved the rest (bench_soak: pipe deadlines missed).
  *   5. The goroutine must not be inside one of the program's signal
  *      handlers (running on its stack): the handler's PC is the program's,
  *      but the code it interrupted may be numago's, halfway through a
