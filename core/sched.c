@@ -1212,6 +1212,13 @@ top:
 				if (g != NULL)
 					break;
 			}
+			/* Poll-mode offload and MPI completions are work too: a
+			 * spinner that only stole left a 25 us kernel to the
+			 * poll timer (20 us, backing off). */
+			if (NG_UNLIKELY(atomic_load_explicit(&ng_ext_poll_active,
+			                                     memory_order_relaxed) > 0) &&
+			    ng_ext_poll() > 0 && (g = runq_get(p, inherit)) != NULL)
+				break;
 			if (atomic_load_explicit(&S.stopping, memory_order_relaxed) ||
 			    deadline == 0 || (spin_now = ng_nanotime()) >= deadline)
 				break;
