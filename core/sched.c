@@ -1175,15 +1175,8 @@ top:
 	int32_t busy = S.nprocs - atomic_load_explicit(&S.npidle, memory_order_relaxed);
 	bool woken = m->spinning;
 	int phase = atomic_load_explicit(&ng_phase_now, memory_order_relaxed);
-	/* An M that its timed sleep woke for due timers, which made nothing
-	 * runnable, goes back to sleep without spinning: nobody asked for a
-	 * spinner, and a periodic timer (the offload watchdog ticks every 2 ms
-	 * while kernels run) would otherwise buy a spin budget of CPU per tick
-	 * from an idle process (5% of a CPU on the 2-vCPU VM, bench_cl
-	 * waitcpu). */
-	if (!timer_wake &&
-	    (woken || ng_spin_may_spin(atomic_load_explicit(&S.nmspinning, memory_order_relaxed),
-	                               busy, phase))) {
+	if (woken || ng_spin_may_spin(atomic_load_explicit(&S.nmspinning, memory_order_relaxed),
+	                              busy, phase)) {
 		int32_t zero = 0;
 		if (m->spin_group < 0 && atomic_compare_exchange_strong_explicit(
 		                             &S.group_spinning[p->group], &zero, 1,
@@ -1195,8 +1188,17 @@ top:
 			m->spinning = true;
 			atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
 		}
-		int64_t budget = ng_spin_budget_modulated(
-		    atomic_load_explicit(&S.spin_ns, memory_order_relaxed), phase);
+		/* An M that its timed sleep woke for due timers, which made
+		 * nothing runnable, looks once (other Ps may have work to
+		 * steal) but spends no budget: nobody asked for a spinner, and
+		 * a periodic timer (the offload watchdog ticks every 2 ms while
+		 * kernels run) would otherwise buy a budget of CPU per tick from
+		 * an idle process (5% of a CPU on the 2-vCPU VM, bench_cl
+		 * waitcpu; test_spin part 3). */
+		int64_t budget =
+		    timer_wake ? 0
+		               : ng_spin_budget_modulated(
+		                     atomic_load_explicit(&S.spin_ns, memory_order_relaxed), phase);
 		int64_t deadline = m->spin_group >= 0 && budget > 0 ? ng_nanotime() + budget : 0;
 		int backoff = 32;
 		int64_t spin_now = 0; /* the loop's latest clock read */
